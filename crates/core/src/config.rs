@@ -1,0 +1,406 @@
+//! Configuration types: plain serde structs, so any loader can fill them (the starter uses
+//! figment; config-rs works too). Every key is documented in `docs/configuration.md`; a test keeps
+//! that page and these structs in step.
+//!
+//! Durations accept whole seconds (`30`) or a string with a unit (`"500ms"`, `"30s"`, `"10m"`,
+//! `"1h"`).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::discovery::IssuerUrl;
+use crate::secret::Secret;
+
+/// The `[portcullis]` section.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PortcullisConfig {
+    /// The issuer identifier; discovery starts here. Required (the example apps fall back to a
+    /// development issuer when it is missing).
+    pub issuer: Option<String>,
+    /// Accepted audiences (`aud`): a string or a list. Required.
+    #[serde(deserialize_with = "one_or_many")]
+    pub audience: Vec<String>,
+    /// How tokens are validated.
+    pub mode: Mode,
+    /// The JWKS URL, to skip discovery for keys.
+    pub jwks_uri: Option<String>,
+    /// `realm` of the `WWW-Authenticate` challenge.
+    pub realm: Option<String>,
+    /// Discovery behaviour.
+    pub discovery: DiscoveryConfig,
+    /// JWT validation rules.
+    pub jwt: JwtConfig,
+    /// JWKS caching.
+    pub jwks: JwksConfig,
+    /// Where tokens are read from.
+    pub token: TokenConfig,
+    /// Calls to the authorization server.
+    pub http: HttpConfig,
+    /// Settings that weaken security, each named for what it gives up.
+    pub dangerous: DangerousConfig,
+}
+
+/// How tokens are validated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Locally: discovery → JWKS → signature and claims.
+    #[default]
+    Jwt,
+}
+
+/// `[portcullis.discovery]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DiscoveryConfig {
+    /// Fetch metadata and keys at startup and refuse to start when that fails.
+    pub eager: bool,
+    /// After a failed discovery or JWKS fetch, wait this long before trying again.
+    #[serde(with = "duration")]
+    pub retry_backoff: Duration,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        Self { eager: false, retry_backoff: Duration::from_secs(2) }
+    }
+}
+
+/// `[portcullis.jwt]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct JwtConfig {
+    /// Accepted signature algorithms. `none` is never accepted; HS256/384/512 only together with
+    /// `hmac-secret`.
+    pub algorithms: Vec<String>,
+    /// Clock skew allowed on `exp`, `nbf` and `iat`.
+    #[serde(with = "duration")]
+    pub leeway: Duration,
+    /// Require the RFC 9068 header `typ: at+jwt`.
+    pub strict_typ: bool,
+    /// A shared secret for HMAC-signed tokens, configured on purpose.
+    pub hmac_secret: Option<Secret>,
+}
+
+/// The asymmetric algorithms accepted by default.
+pub const DEFAULT_ALGORITHMS: [&str; 9] =
+    ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+
+/// Every algorithm name the `algorithms` key knows.
+pub const KNOWN_ALGORITHMS: [&str; 12] =
+    ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "HS256", "HS384", "HS512"];
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        Self {
+            algorithms: DEFAULT_ALGORITHMS.iter().map(|s| (*s).to_owned()).collect(),
+            leeway: Duration::from_secs(60),
+            strict_typ: false,
+            hmac_secret: None,
+        }
+    }
+}
+
+/// `[portcullis.jwks]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct JwksConfig {
+    /// How long keys are used before they are fetched again, when the JWKS response has no
+    /// `Cache-Control: max-age`.
+    #[serde(with = "duration")]
+    pub refresh_interval: Duration,
+    /// Lower bound on a server-given `max-age`.
+    #[serde(with = "duration")]
+    pub min_refresh: Duration,
+    /// Upper bound on a server-given `max-age`.
+    #[serde(with = "duration")]
+    pub max_refresh: Duration,
+    /// After a token with an unknown `kid` caused a refetch, further unknown kids wait this long
+    /// for the next one.
+    #[serde(with = "duration")]
+    pub unknown_kid_cooldown: Duration,
+}
+
+impl Default for JwksConfig {
+    fn default() -> Self {
+        Self {
+            refresh_interval: Duration::from_secs(600),
+            min_refresh: Duration::from_secs(60),
+            max_refresh: Duration::from_secs(86_400),
+            unknown_kid_cooldown: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[portcullis.token]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TokenConfig {
+    /// Largest token accepted, in bytes.
+    pub max_size: usize,
+    /// Also read the `access_token` query parameter (RFC 6750 §2.3).
+    pub allow_query_parameter: bool,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self { max_size: crate::resolve::DEFAULT_MAX_TOKEN_BYTES, allow_query_parameter: false }
+    }
+}
+
+/// `[portcullis.http]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HttpConfig {
+    /// Time to connect to the authorization server.
+    #[serde(with = "duration")]
+    pub connect_timeout: Duration,
+    /// Time for a whole call to the authorization server.
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+    /// Largest response body read from the authorization server.
+    pub max_response_size: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        let defaults = crate::http::HttpSettings::default();
+        Self {
+            connect_timeout: defaults.connect_timeout,
+            timeout: defaults.timeout,
+            max_response_size: defaults.max_response_bytes,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The client settings.
+    pub fn settings(&self) -> crate::http::HttpSettings {
+        crate::http::HttpSettings {
+            connect_timeout: self.connect_timeout,
+            timeout: self.timeout,
+            max_response_bytes: self.max_response_size,
+        }
+    }
+}
+
+/// `[portcullis.dangerous]`: each key gives up a protection; see docs/configuration.md.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DangerousConfig {
+    /// Accept a plain-http issuer on a non-loopback host (tokens, keys and metadata can then be
+    /// read and changed on the network).
+    pub allow_http_issuer: bool,
+    /// Accept tokens for any audience (any API of the issuer can replay its tokens here).
+    pub accept_any_audience: bool,
+}
+
+/// One configuration problem, found after deserialization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The key, dotted, below `portcullis` (for example `jwt.algorithms`).
+    pub key: &'static str,
+    /// The offending value, masked when secret.
+    pub value: String,
+    /// What is wrong and how to fix it.
+    pub reason: String,
+}
+
+impl PortcullisConfig {
+    /// Checks what types cannot: URLs, algorithm names, required keys. An unset issuer is not a
+    /// problem here (a development issuer may stand in); the starter reports it.
+    pub fn check(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        let mut problem = |key, value: String, reason: String| problems.push(ConfigProblem { key, value, reason });
+        if let Some(issuer) = &self.issuer {
+            if let Err(e) = IssuerUrl::parse(issuer, self.dangerous.allow_http_issuer) {
+                problem("issuer", issuer.clone(), e.to_string());
+            }
+        }
+        if let Some(uri) = &self.jwks_uri {
+            if let Err(reason) = check_endpoint(uri, self.dangerous.allow_http_issuer) {
+                problem("jwks-uri", uri.clone(), reason);
+            }
+        }
+        if self.audience.is_empty() && !self.dangerous.accept_any_audience {
+            problem(
+                "audience",
+                "(not set)".into(),
+                "set the audience this API accepts (the `aud` its tokens carry), for example audience = \"api://orders\"; tokens for other APIs of the same issuer must not be accepted here".into(),
+            );
+        }
+        if self.audience.iter().any(String::is_empty) {
+            problem("audience", format!("{:?}", self.audience), "an audience cannot be empty".into());
+        }
+        if self.jwt.algorithms.is_empty() {
+            problem("jwt.algorithms", "[]".into(), "list at least one algorithm".into());
+        }
+        for alg in &self.jwt.algorithms {
+            if alg.eq_ignore_ascii_case("none") {
+                problem("jwt.algorithms", alg.clone(), "`none` means unsigned tokens and is never accepted".into());
+            } else if !KNOWN_ALGORITHMS.contains(&alg.as_str()) {
+                problem("jwt.algorithms", alg.clone(), format!("unknown algorithm; known: {}", KNOWN_ALGORITHMS.join(", ")));
+            } else if alg.starts_with("HS") && self.jwt.hmac_secret.is_none() {
+                problem("jwt.algorithms", alg.clone(), "HMAC algorithms need jwt.hmac-secret (a shared secret configured on purpose)".into());
+            }
+        }
+        if let Some(secret) = &self.jwt.hmac_secret {
+            if secret.expose().len() < 32 {
+                problem("jwt.hmac-secret", "***".into(), "an HMAC secret must be at least 32 bytes (RFC 7518 §3.2)".into());
+            }
+            if !self.jwt.algorithms.iter().any(|a| a.starts_with("HS")) {
+                problem("jwt.hmac-secret", "***".into(), "set, but jwt.algorithms lists no HS256/HS384/HS512: add the one your issuer uses".into());
+            }
+        }
+        if self.token.max_size == 0 {
+            problem("token.max-size", "0".into(), "must be at least 1".into());
+        }
+        if self.jwks.min_refresh > self.jwks.max_refresh {
+            problem(
+                "jwks.min-refresh",
+                format!("{:?}", self.jwks.min_refresh),
+                format!("larger than jwks.max-refresh ({:?})", self.jwks.max_refresh),
+            );
+        }
+        if self.http.timeout.is_zero() || self.http.connect_timeout.is_zero() {
+            problem("http.timeout", format!("{:?}", self.http.timeout), "timeouts must be above zero".into());
+        }
+        problems
+    }
+}
+
+/// An endpoint URL (JWKS, introspection, userinfo) follows the issuer's scheme rule: https, or
+/// http on loopback, unless the dangerous setting allows plain http.
+pub fn check_endpoint(url: &str, allow_http_anywhere: bool) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("not an absolute URL: {e}"))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if allow_http_anywhere || crate::discovery::is_loopback(&parsed) => Ok(()),
+        "http" => Err("must use https (plain http only for loopback hosts, or with portcullis.dangerous.allow-http-issuer = true)".into()),
+        other => Err(format!("the scheme `{other}` is not http or https")),
+    }
+}
+
+fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
+}
+
+/// Durations as whole seconds or a string with a unit.
+pub mod duration {
+    use super::*;
+
+    /// Parses `"500ms"`, `"30s"`, `"10m"`, `"1h"` or `"30"` (seconds).
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        let text = text.trim();
+        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let n: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration (write 30s, 10m, 500ms)"))?;
+        match unit.trim() {
+            "" | "s" => Ok(Duration::from_secs(n)),
+            "ms" => Ok(Duration::from_millis(n)),
+            "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
+            "h" => Ok(Duration::from_secs(n.saturating_mul(3600))),
+            other => Err(format!("`{other}` is not a duration unit (use ms, s, m or h)")),
+        }
+    }
+
+    /// Serde `deserialize_with`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Seconds(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Seconds(s) => Ok(Duration::from_secs(s)),
+            Raw::Text(t) => parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+
+    /// Serde `serialize_with`: whole seconds as `"30s"`, otherwise milliseconds.
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        if value.subsec_millis() == 0 {
+            serializer.serialize_str(&format!("{}s", value.as_secs()))
+        } else {
+            serializer.serialize_str(&format!("{}ms", value.as_millis()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml_like_json: serde_json::Value) -> Result<PortcullisConfig, serde_json::Error> {
+        serde_json::from_value(toml_like_json)
+    }
+
+    #[test]
+    fn defaults_are_secure() {
+        let config = PortcullisConfig::default();
+        assert_eq!(config.mode, Mode::Jwt);
+        assert!(!config.jwt.algorithms.iter().any(|a| a.starts_with("HS") || a == "none"));
+        assert_eq!(config.jwt.leeway, Duration::from_secs(60));
+        assert_eq!(config.jwks.unknown_kid_cooldown, Duration::from_secs(30));
+        assert!(!config.token.allow_query_parameter);
+        assert!(!config.dangerous.allow_http_issuer && !config.dangerous.accept_any_audience);
+        let problems = config.check();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "audience");
+    }
+
+    #[test]
+    fn audience_is_a_string_or_a_list_and_durations_take_units() {
+        let config = parse(serde_json::json!({
+            "audience": "api://a", "jwt": {"leeway": "90s"}, "jwks": {"refresh-interval": 120, "unknown-kid-cooldown": "500ms"}
+        }))
+        .unwrap();
+        assert_eq!(config.audience, vec!["api://a"]);
+        assert_eq!(config.jwt.leeway, Duration::from_secs(90));
+        assert_eq!(config.jwks.refresh_interval, Duration::from_secs(120));
+        assert_eq!(config.jwks.unknown_kid_cooldown, Duration::from_millis(500));
+        let many = parse(serde_json::json!({"audience": ["a", "b"]})).unwrap();
+        assert_eq!(many.audience, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let error = parse(serde_json::json!({"audiance": "x"})).unwrap_err().to_string();
+        assert!(error.contains("unknown field `audiance`"), "{error}");
+    }
+
+    #[test]
+    fn check_refuses_none_unknown_and_unkeyed_hmac_algorithms() {
+        let config = parse(serde_json::json!({"audience": "a", "jwt": {"algorithms": ["NONE", "RS999", "HS256"]}})).unwrap();
+        let reasons: Vec<_> = config.check().into_iter().map(|p| p.reason).collect();
+        assert!(reasons[0].contains("never accepted"));
+        assert!(reasons[1].contains("unknown algorithm"));
+        assert!(reasons[2].contains("hmac-secret"));
+    }
+
+    #[test]
+    fn check_masks_secrets_and_requires_https() {
+        let config = parse(serde_json::json!({
+            "audience": "a", "issuer": "http://idp.example.com",
+            "jwt": {"algorithms": ["HS256"], "hmac-secret": "short-secret"}
+        }))
+        .unwrap();
+        let problems = config.check();
+        assert!(problems.iter().any(|p| p.key == "issuer" && p.reason.contains("https")));
+        let secret = problems.iter().find(|p| p.key == "jwt.hmac-secret").unwrap();
+        assert_eq!(secret.value, "***");
+        assert!(!format!("{problems:?}").contains("short-secret"));
+    }
+}

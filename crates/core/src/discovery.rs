@@ -1,0 +1,277 @@
+//! Issuer discovery: OpenID Connect Discovery, falling back to RFC 8414.
+//!
+//! Lazy by default: nothing is fetched until the first request needs it, so a service starts
+//! while its IdP is down. A successful answer is kept; a failed one is retried after a short
+//! back-off so that a down IdP does not add its timeout to every request.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::clock::{Clock, elapsed_since};
+use crate::error::AuthError;
+use crate::http::{FetchError, HttpClient};
+use crate::single_flight::SingleFlight;
+
+/// A configured issuer identifier: `https`, or `http` on a loopback host, unless the dangerous
+/// setting allows plain `http` everywhere. Compared with `iss` as written, byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerUrl {
+    text: String,
+    url: Url,
+}
+
+/// Why an issuer identifier was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IssuerUrlError {
+    /// Not an absolute URL.
+    #[error("not an absolute URL: {0}")]
+    Invalid(String),
+    /// `http` on a host that is not loopback.
+    #[error("the issuer must use https (plain http is allowed only for loopback hosts 127.0.0.0/8, ::1 and localhost, or with portcullis.dangerous.allow-http-issuer = true)")]
+    InsecureScheme,
+    /// Neither http nor https.
+    #[error("the scheme `{0}` is not http or https")]
+    Scheme(String),
+    /// Has a query or fragment (RFC 8414 §2 forbids them).
+    #[error("an issuer identifier has no query or fragment (RFC 8414 §2)")]
+    QueryOrFragment,
+}
+
+impl IssuerUrl {
+    /// Parses and checks an issuer identifier.
+    ///
+    /// ```
+    /// use portcullis_core::IssuerUrl;
+    /// assert!(IssuerUrl::parse("https://idp.example.com/oauth2/default", false).is_ok());
+    /// assert!(IssuerUrl::parse("http://127.0.0.1:8080", false).is_ok());
+    /// assert!(IssuerUrl::parse("http://idp.example.com", false).is_err());
+    /// ```
+    pub fn parse(text: &str, allow_http_anywhere: bool) -> Result<Self, IssuerUrlError> {
+        let url = Url::parse(text).map_err(|e| IssuerUrlError::Invalid(e.to_string()))?;
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(IssuerUrlError::QueryOrFragment);
+        }
+        match url.scheme() {
+            "https" => {}
+            "http" if allow_http_anywhere || is_loopback(&url) => {}
+            "http" => return Err(IssuerUrlError::InsecureScheme),
+            other => return Err(IssuerUrlError::Scheme(other.to_owned())),
+        }
+        if url.host().is_none() {
+            return Err(IssuerUrlError::Invalid("no host".into()));
+        }
+        Ok(Self { text: text.to_owned(), url })
+    }
+
+    /// The identifier as configured.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the host is a loopback address or `localhost`.
+    pub fn is_loopback(&self) -> bool {
+        is_loopback(&self.url)
+    }
+
+    /// `{issuer}/.well-known/openid-configuration` (OpenID Connect Discovery §4).
+    pub fn openid_configuration_url(&self) -> String {
+        format!("{}/.well-known/openid-configuration", self.text.trim_end_matches('/'))
+    }
+
+    /// `{origin}/.well-known/oauth-authorization-server{path}` (RFC 8414 §3.1).
+    pub fn oauth_metadata_url(&self) -> String {
+        let path = self.url.path().trim_end_matches('/');
+        format!("{}/.well-known/oauth-authorization-server{path}", self.url.origin().ascii_serialization())
+    }
+}
+
+/// Whether a URL's host is 127.0.0.0/8, ::1 or `localhost`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// The parts of the authorization server's metadata Portcullis uses. Unknown members are kept.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderMetadata {
+    /// `issuer`: must equal the configured issuer exactly.
+    pub issuer: String,
+    /// `jwks_uri`.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// `token_endpoint`.
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+    /// `introspection_endpoint` (RFC 7662).
+    #[serde(default)]
+    pub introspection_endpoint: Option<String>,
+    /// `userinfo_endpoint` (OIDC).
+    #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
+    /// `revocation_endpoint` (RFC 7009).
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
+    /// Every other member.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Fetches and keeps the issuer's metadata.
+#[derive(Debug)]
+pub struct Discovery {
+    issuer: IssuerUrl,
+    http: HttpClient,
+    clock: Arc<dyn Clock>,
+    retry_backoff: Duration,
+    cached: RwLock<Option<Arc<ProviderMetadata>>>,
+    last_failure: Mutex<Option<(SystemTime, AuthError)>>,
+    flight: SingleFlight<(), Result<Arc<ProviderMetadata>, AuthError>>,
+}
+
+impl Discovery {
+    /// Discovery for `issuer`. After a failure, the next attempt waits `retry_backoff`; until
+    /// then requests get the same error at once.
+    pub fn new(issuer: IssuerUrl, http: HttpClient, clock: Arc<dyn Clock>, retry_backoff: Duration) -> Self {
+        Self {
+            issuer,
+            http,
+            clock,
+            retry_backoff,
+            cached: RwLock::new(None),
+            last_failure: Mutex::new(None),
+            flight: SingleFlight::new(),
+        }
+    }
+
+    /// The configured issuer.
+    pub fn issuer(&self) -> &IssuerUrl {
+        &self.issuer
+    }
+
+    /// The metadata, fetched at the first call.
+    pub async fn metadata(&self) -> Result<Arc<ProviderMetadata>, AuthError> {
+        if let Some(metadata) = self.cached() {
+            return Ok(metadata);
+        }
+        if let Some(error) = self.recent_failure() {
+            return Err(error);
+        }
+        self.flight
+            .run((), || async {
+                if let Some(metadata) = self.cached() {
+                    return Ok(metadata);
+                }
+                match self.fetch().await {
+                    Ok(metadata) => {
+                        let metadata = Arc::new(metadata);
+                        *self.cached.write().unwrap_or_else(|p| p.into_inner()) = Some(metadata.clone());
+                        tracing::info!(issuer = %self.issuer.as_str(), jwks_uri = ?metadata.jwks_uri, "portcullis: discovered the issuer's metadata");
+                        Ok(metadata)
+                    }
+                    Err(error) => {
+                        tracing::warn!(issuer = %self.issuer.as_str(), error = %error, "portcullis: discovery failed");
+                        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some((self.clock.now(), error.clone()));
+                        Err(error)
+                    }
+                }
+            })
+            .await
+    }
+
+    /// The metadata if it was fetched already.
+    pub fn cached(&self) -> Option<Arc<ProviderMetadata>> {
+        self.cached.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn recent_failure(&self) -> Option<AuthError> {
+        let guard = self.last_failure.lock().unwrap_or_else(|p| p.into_inner());
+        let (when, error) = guard.as_ref()?;
+        (elapsed_since(self.clock.now(), *when) < self.retry_backoff).then(|| error.clone())
+    }
+
+    async fn fetch(&self) -> Result<ProviderMetadata, AuthError> {
+        let oidc_url = self.issuer.openid_configuration_url();
+        let first = self.http.get_json::<ProviderMetadata>(&oidc_url).await;
+        let metadata = match first {
+            Ok(fetched) => fetched.value,
+            Err(FetchError::Status { status, .. }) if (400..500).contains(&status) => {
+                let oauth_url = self.issuer.oauth_metadata_url();
+                match self.http.get_json::<ProviderMetadata>(&oauth_url).await {
+                    Ok(fetched) => fetched.value,
+                    Err(FetchError::Status { status: second, .. }) if (400..500).contains(&second) => {
+                        return Err(AuthError::misconfigured(format!(
+                            "portcullis.issuer = {:?} has no discovery document: {oidc_url} answered {status} and {oauth_url} answered {second}; check the issuer (or set portcullis.jwks-uri)",
+                            self.issuer.as_str()
+                        )));
+                    }
+                    Err(e) => return Err(unavailable(&e)),
+                }
+            }
+            Err(e) => return Err(unavailable(&e)),
+        };
+        check_issuer(&self.issuer, &metadata)?;
+        Ok(metadata)
+    }
+}
+
+fn unavailable(error: &FetchError) -> AuthError {
+    AuthError::unavailable(format!("issuer discovery failed: {error}"))
+}
+
+fn check_issuer(configured: &IssuerUrl, metadata: &ProviderMetadata) -> Result<(), AuthError> {
+    if metadata.issuer == configured.as_str() {
+        return Ok(());
+    }
+    let hint = if metadata.issuer.trim_end_matches('/') == configured.as_str().trim_end_matches('/') {
+        " (they differ only by a trailing slash: write portcullis.issuer exactly as the IdP does)"
+    } else {
+        ""
+    };
+    Err(AuthError::misconfigured(format!(
+        "the discovery document names the issuer {:?}, but portcullis.issuer is {:?}; they must be equal byte for byte{hint}",
+        metadata.issuer,
+        configured.as_str()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_scheme_rules() {
+        for ok in ["https://idp.example.com", "http://127.0.0.1:9000", "http://127.5.6.7", "http://[::1]:80/x", "http://LOCALHOST:1"] {
+            assert!(IssuerUrl::parse(ok, false).is_ok(), "{ok}");
+        }
+        assert_eq!(IssuerUrl::parse("http://idp.example.com", false), Err(IssuerUrlError::InsecureScheme));
+        assert!(IssuerUrl::parse("http://idp.example.com", true).is_ok());
+        assert!(matches!(IssuerUrl::parse("ftp://idp", false), Err(IssuerUrlError::Scheme(_))));
+        assert_eq!(IssuerUrl::parse("https://idp/?a=b", false), Err(IssuerUrlError::QueryOrFragment));
+        assert!(matches!(IssuerUrl::parse("idp.example.com", false), Err(IssuerUrlError::Invalid(_))));
+    }
+
+    #[test]
+    fn well_known_urls_follow_oidc_and_rfc8414() {
+        let issuer = IssuerUrl::parse("https://idp.example.com/oauth2/default/", false).unwrap();
+        assert_eq!(issuer.openid_configuration_url(), "https://idp.example.com/oauth2/default/.well-known/openid-configuration");
+        assert_eq!(issuer.oauth_metadata_url(), "https://idp.example.com/.well-known/oauth-authorization-server/oauth2/default");
+        let root = IssuerUrl::parse("https://idp.example.com", false).unwrap();
+        assert_eq!(root.oauth_metadata_url(), "https://idp.example.com/.well-known/oauth-authorization-server");
+    }
+
+    #[test]
+    fn issuer_mismatch_explains_a_trailing_slash() {
+        let issuer = IssuerUrl::parse("https://idp.example.com/", false).unwrap();
+        let metadata: ProviderMetadata = serde_json::from_str(r#"{"issuer":"https://idp.example.com"}"#).unwrap();
+        let error = check_issuer(&issuer, &metadata).unwrap_err();
+        assert!(error.detail().unwrap().contains("trailing slash"));
+    }
+}

@@ -1,0 +1,202 @@
+//! The shared HTTP client: timeouts, no redirects, bounded bodies, `Cache-Control` parsing.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use serde::de::DeserializeOwned;
+
+/// Connection and size limits for calls to the authorization server.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Time to establish a connection.
+    pub connect_timeout: Duration,
+    /// Time for the whole exchange.
+    pub timeout: Duration,
+    /// Largest response body read.
+    pub max_response_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(5),
+            max_response_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Why a call to the authorization server failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// No connection (refused, DNS, TLS).
+    #[error("cannot connect to {url}: {reason}")]
+    Connect {
+        /// The URL called.
+        url: String,
+        /// The transport's reason.
+        reason: String,
+    },
+    /// No answer in time.
+    #[error("{url} did not answer within {timeout:?}")]
+    Timeout {
+        /// The URL called.
+        url: String,
+        /// The limit that ran out.
+        timeout: Duration,
+    },
+    /// An answer with a non-success status.
+    #[error("{url} answered HTTP {status}")]
+    Status {
+        /// The URL called.
+        url: String,
+        /// The status.
+        status: u16,
+        /// The start of the body, for diagnosis.
+        body: String,
+    },
+    /// A body larger than allowed.
+    #[error("{url} sent more than {limit} bytes")]
+    TooLarge {
+        /// The URL called.
+        url: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// A body that is not the JSON expected.
+    #[error("{url} sent a body that is not the expected JSON: {reason}")]
+    InvalidJson {
+        /// The URL called.
+        url: String,
+        /// The parser's reason.
+        reason: String,
+    },
+}
+
+/// A parsed answer and how long it may be cached (`Cache-Control: max-age`).
+#[derive(Debug, Clone)]
+pub struct Fetched<T> {
+    /// The parsed body.
+    pub value: T,
+    /// `max-age`, when the server gave one; zero for `no-store`/`no-cache`.
+    pub max_age: Option<Duration>,
+}
+
+/// The HTTP client every Portcullis component shares.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    settings: HttpSettings,
+}
+
+impl HttpClient {
+    /// Builds a client. Redirects are not followed: metadata, keys and introspection answers come
+    /// from the URLs configured or discovered, not from wherever a response points.
+    pub fn new(settings: HttpSettings) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self { client, settings })
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &HttpSettings {
+        &self.settings
+    }
+
+    /// The underlying client, for crates of this workspace that send other requests (POST).
+    #[doc(hidden)]
+    pub fn reqwest(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// GETs `url` (with `Accept: application/json`) and parses the body.
+    pub async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<Fetched<T>, FetchError> {
+        let request = self.client.get(url).header(http::header::ACCEPT, "application/json");
+        let response = request.send().await.map_err(|e| self.transport_error(url, &e))?;
+        let max_age = response
+            .headers()
+            .get(http::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_max_age);
+        let status = response.status();
+        let body = self.read_body(url, response).await?;
+        if !status.is_success() {
+            return Err(FetchError::Status { url: url.to_owned(), status: status.as_u16(), body: body_excerpt(&body) });
+        }
+        let value = serde_json::from_slice(&body)
+            .map_err(|e| FetchError::InvalidJson { url: url.to_owned(), reason: e.to_string() })?;
+        Ok(Fetched { value, max_age })
+    }
+
+    /// Reads a body, refusing more than the configured limit.
+    pub async fn read_body(&self, url: &str, mut response: reqwest::Response) -> Result<Bytes, FetchError> {
+        let limit = self.settings.max_response_bytes;
+        let too_large = || FetchError::TooLarge { url: url.to_owned(), limit };
+        if response.content_length().is_some_and(|len| len > limit as u64) {
+            return Err(too_large());
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.transport_error(url, &e))? {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    }
+
+    /// Classifies a transport error.
+    pub fn transport_error(&self, url: &str, error: &reqwest::Error) -> FetchError {
+        if error.is_timeout() {
+            FetchError::Timeout { url: url.to_owned(), timeout: self.settings.timeout }
+        } else {
+            let mut reason = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(inner) = source {
+                reason.push_str(": ");
+                reason.push_str(&inner.to_string());
+                source = inner.source();
+            }
+            FetchError::Connect { url: url.to_owned(), reason }
+        }
+    }
+}
+
+/// The first 200 characters of a body, printable, for error messages.
+pub fn body_excerpt(body: &[u8]) -> String {
+    String::from_utf8_lossy(&body[..body.len().min(200)]).chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+/// `max-age` from a `Cache-Control` value; `no-store`/`no-cache` count as zero.
+pub fn parse_max_age(value: &str) -> Option<Duration> {
+    let mut max_age = None;
+    for directive in value.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-store" || lower == "no-cache" {
+            return Some(Duration::ZERO);
+        }
+        if let Some(seconds) = lower.strip_prefix("max-age=") {
+            max_age = seconds.trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
+        }
+    }
+    max_age
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_control_max_age_is_parsed() {
+        assert_eq!(parse_max_age("public, max-age=300"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_max_age("max-age=\"60\", must-revalidate"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_max_age("no-store"), Some(Duration::ZERO));
+        assert_eq!(parse_max_age("public"), None);
+        assert_eq!(parse_max_age("max-age=banana"), None);
+    }
+}

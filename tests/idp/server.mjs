@@ -1,0 +1,168 @@
+// The test OpenID Provider for Portcullis end-to-end tests: panva's oidc-provider (OpenID Certified),
+// configured for resource-server testing and listening on 127.0.0.1.
+//
+//   node server.mjs --keys <file> [--port <n>]
+//
+// --keys   a JSON file holding the signing keys. If it does not exist, fresh keys are generated
+//          (RSA 2048, EC P-256, Ed25519) and written there, private parts and PEM included, so a test
+//          can forge tokens with the provider's own key (to prove that claim checks, not only the
+//          signature, refuse them). A new file means new keys: that is how tests rotate keys.
+// --port   0 (default) picks a free port.
+//
+// Prints one JSON line {"issuer": ..., "port": ...} on stdout once it answers requests.
+//
+// Test-only extras, none of which a real IdP has:
+// - the grant type `urn:portcullis:grant-type:test-password` (parameters `username`, `scope`,
+//   `resource`) issues user tokens without a browser, like the authorization-code flow would
+//   (access token, ID token when `openid` is asked for, userinfo-capable grant);
+// - GET /__test/stats answers how many requests each endpoint served (jwks, introspection, ...).
+import { createServer } from 'node:http';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import Provider, { errors } from 'oidc-provider';
+import * as grantHelpers from 'oidc-provider/lib/helpers/grants.js';
+import { issueTokens } from 'oidc-provider/lib/helpers/grant_common.js';
+
+const { values: args } = parseArgs({
+  options: { keys: { type: 'string' }, port: { type: 'string', default: '0' } },
+});
+if (!args.keys) {
+  console.error('usage: node server.mjs --keys <file> [--port <n>]');
+  process.exit(2);
+}
+
+function generateKeys() {
+  const suffix = randomBytes(4).toString('hex');
+  const make = (type, options, extra) => {
+    const { privateKey, publicKey } = generateKeyPairSync(type, options);
+    return {
+      jwk: { ...privateKey.export({ format: 'jwk' }), ...extra },
+      privatePem: privateKey.export({ format: 'pem', type: 'pkcs8' }),
+      publicPem: publicKey.export({ format: 'pem', type: 'spki' }),
+    };
+  };
+  return {
+    rsa: make('rsa', { modulusLength: 2048 }, { kid: `rsa-${suffix}`, use: 'sig' }),
+    ec: make('ec', { namedCurve: 'P-256' }, { kid: `ec-${suffix}`, use: 'sig', alg: 'ES256' }),
+    okp: make('ed25519', {}, { kid: `okp-${suffix}`, use: 'sig' }),
+  };
+}
+
+let keys;
+if (existsSync(args.keys)) {
+  keys = JSON.parse(readFileSync(args.keys, 'utf8'));
+} else {
+  keys = generateKeys();
+  writeFileSync(args.keys, JSON.stringify(keys, null, 2));
+}
+
+// Resource servers (RFC 8707 resource indicators). A JWT access token is issued when the token
+// request names one of these; without `resource` the access token is opaque.
+// The identifier's last segment picks a variant; the audience is the API's identifier.
+const API_SCOPES = 'hello:read hello:write orders:read';
+function resourceServerInfo(resource) {
+  const variants = {
+    'urn:portcullis:hello': { audience: 'urn:portcullis:hello', alg: 'RS256' },
+    'urn:portcullis:hello:ps256': { audience: 'urn:portcullis:hello', alg: 'PS256' },
+    'urn:portcullis:hello:es256': { audience: 'urn:portcullis:hello', alg: 'ES256' },
+    'urn:portcullis:hello:eddsa': { audience: 'urn:portcullis:hello', alg: 'EdDSA' },
+    'urn:portcullis:hello:short': { audience: 'urn:portcullis:hello', alg: 'RS256', ttl: 2 },
+    'urn:portcullis:hello:opaque': { audience: 'urn:portcullis:hello', format: 'opaque' },
+    'urn:portcullis:other': { audience: 'urn:portcullis:other', alg: 'RS256' },
+  };
+  const v = variants[resource];
+  if (!v) throw new errors.InvalidTarget(`unknown resource ${resource}`);
+  return {
+    scope: API_SCOPES,
+    audience: v.audience,
+    accessTokenTTL: v.ttl ?? 300,
+    accessTokenFormat: v.format ?? 'jwt',
+    ...(v.format === 'opaque' ? {} : { jwt: { sign: { alg: v.alg } } }),
+  };
+}
+
+const stats = {};
+const server = createServer();
+server.listen(Number(args.port), '127.0.0.1', () => {
+  const { port } = server.address();
+  const issuer = `http://127.0.0.1:${port}`;
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: 'portcullis-test',
+        client_secret: 'test-secret',
+        grant_types: ['client_credentials', 'urn:portcullis:grant-type:test-password'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+      {
+        // The resource server itself, for introspection (client_secret_basic or _post).
+        client_id: 'hello-api',
+        client_secret: 'hello-secret',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+      },
+    ],
+    jwks: { keys: [keys.rsa.jwk, keys.ec.jwk, keys.okp.jwk] },
+    cookies: { keys: ['portcullis-test-cookie-key'] },
+    scopes: ['openid', 'profile', 'email', 'offline_access', ...API_SCOPES.split(' ')],
+    claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
+    features: {
+      devInteractions: { enabled: false },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => undefined,
+        useGrantedResource: () => false,
+        getResourceServerInfo: (ctx, resource) => resourceServerInfo(resource),
+      },
+    },
+    findAccount: (ctx, sub) => ({
+      accountId: sub,
+      claims: () => ({ sub, name: `Test user ${sub}`, email: `${sub}@example.test` }),
+    }),
+  });
+  provider.on('server_error', (ctx, err) => console.error('idp server_error', err));
+
+  const bound = Object.fromEntries(
+    Object.entries(grantHelpers).map(([name, fn]) => [name, fn.bind(undefined, provider)]),
+  );
+  provider.registerGrantType('urn:portcullis:grant-type:test-password', async (ctx) => {
+    const { params, client } = ctx.oidc;
+    if (!params.username) throw new errors.InvalidRequest('username is required');
+    const scopes = new Set((params.scope || '').split(' ').filter(Boolean));
+    const grant = new provider.Grant({ accountId: params.username, clientId: client.clientId });
+    grant.addOIDCScope([...scopes].filter((s) => ['openid', 'profile', 'email'].includes(s)).join(' '));
+    if (params.resource) grant.addResourceScope(params.resource, [...scopes].join(' '));
+    const grantId = await grant.save();
+    const source = {
+      accountId: params.username,
+      grantId,
+      scope: [...scopes].join(' '),
+      scopes,
+      authTime: Math.floor(Date.now() / 1000),
+      resource: params.resource,
+      resourceIndicators: new Set(params.resource ? [params.resource] : []),
+    };
+    await issueTokens(provider, bound, ctx, source, grant, { gty: 'password', entityLabel: 'test password grant' });
+  }, ['username', 'scope', 'resource'], ['resource']);
+
+  const callback = provider.callback();
+  server.on('request', (req, res) => {
+    const path = (req.url || '').split('?')[0];
+    if (path === '/__test/stats') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(stats));
+      return;
+    }
+    stats[path] = (stats[path] || 0) + 1;
+    callback(req, res);
+  });
+  process.stdout.write(`${JSON.stringify({ issuer, port })}\n`);
+});
