@@ -64,6 +64,16 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
         }
     }
 
+    /// Waits for the call for `key` that is running now, if any; never starts one.
+    pub async fn wait(&self, key: &K) -> Option<V> {
+        let mut receiver = {
+            let map = self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            map.get(key)?.clone()
+        };
+        let done = receiver.wait_for(Option::is_some).await.ok()?;
+        done.as_ref().cloned()
+    }
+
     fn join(&self, key: &K) -> Role<V> {
         let mut map = self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(receiver) = map.get(key) {

@@ -1,0 +1,202 @@
+//! The issuer's keys: fetched, cached, refreshed, never locked across I/O.
+//!
+//! - The first request (or startup, with eager discovery) fetches the JWKS.
+//! - Keys are used for `Cache-Control: max-age` clamped to `[min-refresh, max-refresh]`, or
+//!   `refresh-interval` when the server gives none. Stale keys keep serving while one background
+//!   refresh runs.
+//! - A token with an unknown `kid` triggers one refetch, shared by every concurrent request
+//!   (single-flight), and at most one per `unknown-kid-cooldown`: a flood of made-up kids costs one
+//!   fetch per cooldown.
+//! - A failed refresh keeps the last good keys.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use jsonwebtoken::Algorithm;
+use portcullis_core::clock::elapsed_since;
+use portcullis_core::config::JwksConfig;
+use portcullis_core::http::{FetchError, HttpClient};
+use portcullis_core::single_flight::SingleFlight;
+use portcullis_core::{AuthError, Clock, Discovery};
+
+use crate::jwks::KeySet;
+
+/// Where the JWKS URL comes from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// A configured URL (`portcullis.jwks-uri`).
+    Uri(String),
+    /// `jwks_uri` of the issuer's metadata.
+    Discovery(Arc<Discovery>),
+}
+
+/// A key set and when it was fetched.
+#[derive(Debug)]
+pub struct CachedKeys {
+    /// The usable keys.
+    pub set: KeySet,
+    /// When they were fetched.
+    pub fetched_at: SystemTime,
+    /// How long they are fresh.
+    pub max_age: Duration,
+}
+
+/// Fetches and caches the issuer's keys.
+#[derive(Debug)]
+pub struct JwksStore {
+    source: KeySource,
+    http: HttpClient,
+    clock: Arc<dyn Clock>,
+    config: JwksConfig,
+    retry_backoff: Duration,
+    allowed: Vec<Algorithm>,
+    current: RwLock<Option<Arc<CachedKeys>>>,
+    last_unknown_kid_fetch: Mutex<Option<SystemTime>>,
+    last_failure: Mutex<Option<(SystemTime, AuthError)>>,
+    flight: SingleFlight<(), Result<Arc<CachedKeys>, AuthError>>,
+    fetches: AtomicU64,
+}
+
+impl JwksStore {
+    /// A store that has fetched nothing yet.
+    pub fn new(
+        source: KeySource,
+        http: HttpClient,
+        clock: Arc<dyn Clock>,
+        config: JwksConfig,
+        retry_backoff: Duration,
+        allowed: Vec<Algorithm>,
+    ) -> Self {
+        Self {
+            source,
+            http,
+            clock,
+            config,
+            retry_backoff,
+            allowed,
+            current: RwLock::new(None),
+            last_unknown_kid_fetch: Mutex::new(None),
+            last_failure: Mutex::new(None),
+            flight: SingleFlight::new(),
+            fetches: AtomicU64::new(0),
+        }
+    }
+
+    /// How many JWKS fetches were started (for tests and metrics).
+    pub fn fetch_count(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+
+    /// The cached keys without fetching.
+    pub fn cached(&self) -> Option<Arc<CachedKeys>> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The current keys: fetched when there are none; when stale, returned as they are while a
+    /// background refresh runs.
+    pub async fn keys(self: &Arc<Self>) -> Result<Arc<CachedKeys>, AuthError> {
+        if let Some(keys) = self.cached() {
+            if elapsed_since(self.clock.now(), keys.fetched_at) >= keys.max_age {
+                self.refresh_in_background();
+            }
+            return Ok(keys);
+        }
+        if let Some(error) = self.recent_failure() {
+            return Err(error);
+        }
+        self.refresh().await
+    }
+
+    /// Called for a `kid` the cached set lacks. Refetches unless another unknown-kid refetch ran
+    /// within the cooldown; `None` when no refetch was allowed or it failed.
+    pub async fn refetch_for_unknown_kid(self: &Arc<Self>) -> Option<Arc<CachedKeys>> {
+        let allowed = {
+            let mut last = self.last_unknown_kid_fetch.lock().unwrap_or_else(|p| p.into_inner());
+            let now = self.clock.now();
+            let cooling = last.is_some_and(|when| elapsed_since(now, when) < self.config.unknown_kid_cooldown);
+            if !cooling {
+                *last = Some(now);
+            }
+            !cooling
+        };
+        if allowed {
+            return self.refresh().await.ok();
+        }
+        // Within the cooldown: share a refetch that is still running, never start one.
+        self.flight.wait(&()).await.and_then(Result::ok).or_else(|| self.cached())
+    }
+
+    /// Fetches now (single-flight). On failure the previous keys stay.
+    pub async fn refresh(&self) -> Result<Arc<CachedKeys>, AuthError> {
+        self.flight.run((), || self.fetch_and_store()).await
+    }
+
+    fn refresh_in_background(self: &Arc<Self>) {
+        if self.flight.in_flight() > 0 || self.recent_failure().is_some() {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+        let store = Arc::clone(self);
+        handle.spawn(async move {
+            let _ = store.refresh().await;
+        });
+    }
+
+    fn recent_failure(&self) -> Option<AuthError> {
+        let guard = self.last_failure.lock().unwrap_or_else(|p| p.into_inner());
+        let (when, error) = guard.as_ref()?;
+        (elapsed_since(self.clock.now(), *when) < self.retry_backoff).then(|| error.clone())
+    }
+
+    async fn fetch_and_store(&self) -> Result<Arc<CachedKeys>, AuthError> {
+        match self.fetch().await {
+            Ok(keys) => {
+                let keys = Arc::new(keys);
+                *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(keys.clone());
+                Ok(keys)
+            }
+            Err(error) => {
+                let kept = self.cached().is_some();
+                tracing::warn!(error = %error, kept_previous_keys = kept, "portcullis: JWKS refresh failed");
+                *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some((self.clock.now(), error.clone()));
+                Err(error)
+            }
+        }
+    }
+
+    async fn fetch(&self) -> Result<CachedKeys, AuthError> {
+        let url = match &self.source {
+            KeySource::Uri(url) => url.clone(),
+            KeySource::Discovery(discovery) => discovery.metadata().await?.jwks_uri.clone().ok_or_else(|| {
+                AuthError::misconfigured(format!(
+                    "the metadata of {} has no jwks_uri; set portcullis.jwks-uri",
+                    discovery.issuer().as_str()
+                ))
+            })?,
+        };
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let fetched = self.http.get_json::<serde_json::Value>(&url).await.map_err(|e| match e {
+            FetchError::Status { status: 404, .. } => {
+                AuthError::misconfigured(format!("the JWKS URL {url} answered 404; check portcullis.jwks-uri or the issuer"))
+            }
+            other => AuthError::unavailable(format!("JWKS fetch failed: {other}")),
+        })?;
+        let set = KeySet::parse(&fetched.value, &self.allowed)
+            .map_err(|why| AuthError::unavailable(format!("the JWKS at {url} is unusable: {why}")))?;
+        for skipped in &set.skipped {
+            tracing::info!(jwks_uri = %url, "portcullis: skipped a JWKS key: {skipped}");
+        }
+        if set.keys.is_empty() {
+            return Err(AuthError::misconfigured(format!(
+                "the JWKS at {url} has no key this API can use ({}); check portcullis.jwt.algorithms",
+                set.skipped.join("; ")
+            )));
+        }
+        let max_age = fetched
+            .max_age
+            .map_or(self.config.refresh_interval, |age| age.clamp(self.config.min_refresh, self.config.max_refresh));
+        tracing::info!(jwks_uri = %url, keys = ?set.kids(), max_age_s = max_age.as_secs(), "portcullis: fetched the issuer's keys");
+        Ok(CachedKeys { set, fetched_at: self.clock.now(), max_age })
+    }
+}
