@@ -41,3 +41,8 @@ pub use resolve::{HeaderTokenResolver, TokenResolver};
 pub use scope::{ScopePolicy, ScopeToken, Scopes};
 pub use secret::{BearerToken, Secret};
 pub use validate::{BoxFuture, TokenValidator};
+pub use context::{AuthContext, AuthRejection};
+
+pub mod context;
+#[cfg(feature = "axum")]
+mod extract;

@@ -1,1 +1,50 @@
-//! placeholder
+//! # Portcullis
+//!
+//! Make an axum service an OAuth 2.0 / OpenID Connect resource server in three steps: add this
+//! crate, name the issuer in `config/default.toml`, mark routes with the scopes they need.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use portcullis::{Portcullis, Principal, require_scopes};
+//!
+//! async fn hello(principal: Principal) -> String {
+//!     format!("Hello, {}!", principal.subject().unwrap_or("anonymous"))
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // config/default.toml:  [portcullis]  issuer = "https://idp.example.com"  audience = "api://hello"
+//! let portcullis = Portcullis::from_default_config().await?;
+//! let app = Router::new()
+//!     .route("/hello", get(hello))
+//!     .route_layer(require_scopes(["hello:read"]))
+//!     .layer(portcullis.layer());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Requests without a token get `401` with `WWW-Authenticate: Bearer`; a bad token `401
+//! invalid_token` with a description that says why; a token without the scope `403
+//! insufficient_scope`; an unreachable issuer with nothing cached `503` with `Retry-After`.
+
+mod authorize;
+mod builder;
+pub mod config;
+#[cfg(feature = "dev-issuer")]
+pub mod dev;
+mod layer;
+mod pipeline;
+
+pub use authorize::{AuthorizeLayer, AuthorizeService, require_any_scope, require_scopes};
+pub use builder::{Portcullis, PortcullisBuilder, StartupError};
+pub use config::{ConfigError, ConfigErrors, ConfigLoader, LoadedConfig};
+pub use layer::{AuthLayer, AuthService};
+pub use pipeline::Pipeline;
+
+pub use portcullis_core as core;
+pub use portcullis_core::config::PortcullisConfig;
+pub use portcullis_core::{
+    AuthError, Authorizer, BearerToken, Enricher, ErrorKind, ErrorRenderer, Principal, ScopePolicy, Scopes, TokenResolver,
+    TokenValidator,
+};
+pub use portcullis_jwt_local as jwt;

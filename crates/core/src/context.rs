@@ -1,0 +1,80 @@
+//! What the authentication layer leaves in the request for the steps after it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Response;
+
+use crate::error::{AuthError, ErrorKind, ErrorRenderer, Rfc6750Renderer};
+
+/// Inserted into the request extensions by the authentication layer, whether or not the request
+/// carried a token. Its presence tells an extractor or route layer that the request went through
+/// the layer; it also carries the renderer, so errors raised later look the same.
+#[derive(Clone)]
+pub struct AuthContext {
+    /// The renderer the layer uses.
+    pub renderer: Arc<dyn ErrorRenderer>,
+}
+
+impl std::fmt::Debug for AuthContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthContext")
+    }
+}
+
+/// An error raised after the layer (by an extractor or an authorization step), rendered with the
+/// layer's renderer when there is one.
+#[derive(Debug)]
+pub struct AuthRejection {
+    error: AuthError,
+    context: Option<AuthContext>,
+}
+
+impl AuthRejection {
+    /// Wraps an error with the request's context.
+    pub fn new(error: AuthError, context: Option<&AuthContext>) -> Self {
+        Self { error, context: context.cloned() }
+    }
+
+    /// The error that the Principal extractor (or an authorization layer) raises when the route
+    /// is not covered by the authentication layer: a server misconfiguration, never a pass.
+    pub fn layer_missing(what: &str) -> Self {
+        let error = AuthError::misconfigured(format!(
+            "{what} is used on a route that the Portcullis authentication layer does not cover; add .layer(portcullis.layer()) to the router that holds it"
+        ));
+        Self { error, context: None }
+    }
+
+    /// The error.
+    pub fn error(&self) -> &AuthError {
+        &self.error
+    }
+
+    /// Logs the error and renders the response.
+    pub fn into_http(self) -> Response<Bytes> {
+        log_error(&self.error);
+        match &self.context {
+            Some(context) => context.renderer.render(&self.error),
+            None => Rfc6750Renderer::new().render(&self.error),
+        }
+    }
+}
+
+/// Logs a request error at the level its kind deserves, with the precise reason and never the
+/// token.
+pub fn log_error(error: &AuthError) {
+    let description = error.description();
+    let detail = error.detail().unwrap_or("");
+    match error.kind() {
+        ErrorKind::MissingToken => tracing::debug!(target: "portcullis", status = 401, "request without bearer token"),
+        ErrorKind::InvalidRequest | ErrorKind::InvalidToken | ErrorKind::InsufficientScope => {
+            tracing::info!(target: "portcullis", status = error.status().as_u16(), kind = ?error.kind(), reason = %description, "request refused")
+        }
+        ErrorKind::Unavailable => {
+            tracing::warn!(target: "portcullis", status = 503, reason = %detail, "token could not be checked")
+        }
+        ErrorKind::Misconfigured => {
+            tracing::error!(target: "portcullis", status = 500, reason = %detail, "authentication is misconfigured")
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! [`Portcullis`] and its builder: configuration in, a ready pipeline out, with one log line per
+//! decision.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portcullis_core::config::PortcullisConfig;
+use portcullis_core::http::HttpClient;
+use portcullis_core::{
+    AuthError, Clock, Discovery, Enricher, ErrorRenderer, HeaderTokenResolver, IssuerUrl, NoEnrichment, Rfc6750Renderer,
+    SystemClock, TokenResolver, TokenValidator,
+};
+use portcullis_jwt_local::{JwtSettings, JwtValidator, KeySource};
+
+use crate::config::{ConfigError, ConfigErrors, ConfigLoader, LoadedConfig};
+use crate::layer::AuthLayer;
+use crate::pipeline::Pipeline;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The configuration is invalid.
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    /// Eager discovery failed.
+    #[error("portcullis.discovery.eager = true and the issuer could not be prepared: {0}")]
+    Discovery(AuthError),
+    /// The development issuer could not start.
+    #[error("the development issuer could not start: {0}")]
+    DevIssuer(String),
+}
+
+/// The configured resource server: hand out [`Portcullis::layer`] to routers.
+#[derive(Clone, Debug)]
+pub struct Portcullis {
+    pipeline: Arc<Pipeline>,
+    config: Arc<PortcullisConfig>,
+    #[cfg(feature = "dev-issuer")]
+    dev: Option<Arc<crate::dev::DevIssuer>>,
+}
+
+impl Portcullis {
+    /// A builder.
+    pub fn builder() -> PortcullisBuilder {
+        PortcullisBuilder::default()
+    }
+
+    /// Loads `config/default.toml`, the profile and the environment, and builds.
+    pub async fn from_default_config() -> Result<Self, StartupError> {
+        Self::builder().build().await
+    }
+
+    /// The authentication layer: every request under it must carry a valid token.
+    pub fn layer(&self) -> AuthLayer {
+        AuthLayer::new(self.pipeline.clone())
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &PortcullisConfig {
+        &self.config
+    }
+
+    /// The pipeline, to authenticate outside a tower stack.
+    pub fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.pipeline
+    }
+
+    /// The development issuer, when it stands in for a configured one.
+    #[cfg(feature = "dev-issuer")]
+    pub fn dev_issuer(&self) -> Option<&crate::dev::DevIssuer> {
+        self.dev.as_deref()
+    }
+}
+
+/// Chooses the components. Each one the user supplies replaces the auto-configured one.
+#[derive(Default)]
+pub struct PortcullisBuilder {
+    loaded: Option<LoadedConfig>,
+    validator: Option<Arc<dyn TokenValidator>>,
+    resolver: Option<Arc<dyn TokenResolver>>,
+    enricher: Option<Arc<dyn Enricher>>,
+    renderer: Option<Arc<dyn ErrorRenderer>>,
+    clock: Option<Arc<dyn Clock>>,
+    dev_issuer_fallback: bool,
+}
+
+impl PortcullisBuilder {
+    /// Loads configuration the standard way (what `build` does when no configuration was given).
+    pub fn load_config(mut self) -> Result<Self, ConfigErrors> {
+        self.loaded = Some(ConfigLoader::new().load()?);
+        Ok(self)
+    }
+
+    /// Uses configuration loaded with a custom [`ConfigLoader`].
+    #[must_use]
+    pub fn loaded_config(mut self, loaded: LoadedConfig) -> Self {
+        self.loaded = Some(loaded);
+        self
+    }
+
+    /// Uses configuration built in code (or loaded by another library, such as config-rs).
+    #[must_use]
+    pub fn config(mut self, config: PortcullisConfig) -> Self {
+        self.loaded = Some(LoadedConfig::from_config(config));
+        self
+    }
+
+    /// Replaces the configured validator (the `mode` setting is then not used).
+    #[must_use]
+    pub fn validator(mut self, validator: impl TokenValidator) -> Self {
+        self.validator = Some(Arc::new(validator));
+        self
+    }
+
+    /// Replaces the bearer-token resolver.
+    #[must_use]
+    pub fn resolver(mut self, resolver: impl TokenResolver) -> Self {
+        self.resolver = Some(Arc::new(resolver));
+        self
+    }
+
+    /// Adds an enricher (the default adds nothing).
+    #[must_use]
+    pub fn enricher(mut self, enricher: impl Enricher) -> Self {
+        self.enricher = Some(Arc::new(enricher));
+        self
+    }
+
+    /// Replaces the error renderer.
+    #[must_use]
+    pub fn error_renderer(mut self, renderer: impl ErrorRenderer) -> Self {
+        self.renderer = Some(Arc::new(renderer));
+        self
+    }
+
+    /// Replaces the clock (tests).
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// When no issuer is configured, start the in-process development issuer instead of failing.
+    /// For examples and local development only; never used when an issuer is configured.
+    #[cfg(feature = "dev-issuer")]
+    #[must_use]
+    pub fn dev_issuer_when_unconfigured(mut self) -> Self {
+        self.dev_issuer_fallback = true;
+        self
+    }
+
+    /// Builds the pipeline. With `discovery.eager`, fetches metadata and keys first.
+    pub async fn build(self) -> Result<Portcullis, StartupError> {
+        let mut loaded = match self.loaded {
+            Some(loaded) => loaded,
+            None => ConfigLoader::new().load()?,
+        };
+        #[cfg(feature = "dev-issuer")]
+        let dev = if loaded.config.issuer.is_none() && self.dev_issuer_fallback && self.validator.is_none() {
+            Some(Arc::new(start_dev_issuer(&mut loaded.config).await?))
+        } else {
+            None
+        };
+        let problems = loaded.config.check();
+        if !problems.is_empty() {
+            return Err(loaded.problems_to_errors(problems).into());
+        }
+        let config = &loaded.config;
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+
+        let validator: Arc<dyn TokenValidator> = match self.validator {
+            Some(validator) => {
+                tracing::info!("portcullis: validator = {} (supplied by the application; portcullis.mode is not used)", validator.name());
+                validator
+            }
+            None => Arc::new(jwt_validator(&loaded, clock)?),
+        };
+        let resolver: Arc<dyn TokenResolver> = match self.resolver {
+            Some(resolver) => {
+                tracing::info!("portcullis: token resolver supplied by the application");
+                resolver
+            }
+            None => {
+                tracing::info!(
+                    "portcullis: tokens from the Authorization header{}, at most {} bytes (portcullis.token.*, {})",
+                    if config.token.allow_query_parameter { " and the access_token query parameter" } else { " only" },
+                    config.token.max_size,
+                    loaded.source_of("token.max-size"),
+                );
+                Arc::new(
+                    HeaderTokenResolver::new()
+                        .max_token_bytes(config.token.max_size)
+                        .allow_query_parameter(config.token.allow_query_parameter),
+                )
+            }
+        };
+        let renderer: Arc<dyn ErrorRenderer> = match self.renderer {
+            Some(renderer) => renderer,
+            None => {
+                let renderer = Rfc6750Renderer::new();
+                Arc::new(match &config.realm {
+                    Some(realm) => renderer.with_realm(realm.clone()),
+                    None => renderer,
+                })
+            }
+        };
+        let enricher: Arc<dyn Enricher> = self.enricher.unwrap_or_else(|| Arc::new(NoEnrichment));
+
+        if config.discovery.eager {
+            tracing::info!("portcullis: discovery is eager (portcullis.discovery.eager, {}): preparing before the first request", loaded.source_of("discovery.eager"));
+            validator.prepare().await.map_err(StartupError::Discovery)?;
+        } else {
+            tracing::info!("portcullis: discovery is lazy: metadata and keys are fetched at the first request (the service starts while the IdP is down)");
+        }
+        Ok(Portcullis {
+            pipeline: Arc::new(Pipeline { resolver, validator, enricher, renderer }),
+            config: Arc::new(loaded.config),
+            #[cfg(feature = "dev-issuer")]
+            dev,
+        })
+    }
+}
+
+fn jwt_validator(loaded: &LoadedConfig, clock: Arc<dyn Clock>) -> Result<JwtValidator, StartupError> {
+    let config = &loaded.config;
+    let Some(issuer_text) = &config.issuer else {
+        return Err(ConfigErrors(vec![ConfigError {
+            key: "portcullis.issuer".into(),
+            value: None,
+            reason: "not set: name your issuer in config/default.toml ([portcullis] issuer = \"https://…\") or PORTCULLIS_ISSUER".into(),
+            source: None,
+        }])
+        .into());
+    };
+    let config_error = |key: &str, value: &str, reason: String| {
+        StartupError::Config(ConfigErrors(vec![ConfigError {
+            key: format!("portcullis.{key}"),
+            value: Some(value.to_owned()),
+            reason,
+            source: Some(loaded.source_of(key)),
+        }]))
+    };
+    let issuer = IssuerUrl::parse(issuer_text, config.dangerous.allow_http_issuer)
+        .map_err(|e| config_error("issuer", issuer_text, e.to_string()))?;
+    let http = HttpClient::new(config.http.settings()).map_err(|e| config_error("http", "", e))?;
+    let settings = JwtSettings::from_config(config, issuer.clone()).map_err(|e| config_error("jwt.algorithms", "", e))?;
+
+    tracing::info!("portcullis: mode = jwt: tokens are validated locally ({})", loaded.source_of("mode"));
+    tracing::info!("portcullis: issuer = {} ({})", issuer.as_str(), loaded.source_of("issuer"));
+    if config.dangerous.accept_any_audience {
+        tracing::warn!("portcullis: DANGEROUS: any audience is accepted (portcullis.dangerous.accept-any-audience, {})", loaded.source_of("dangerous.accept-any-audience"));
+    } else {
+        tracing::info!("portcullis: audience = {:?} ({})", config.audience, loaded.source_of("audience"));
+    }
+    if config.dangerous.allow_http_issuer && !issuer.is_loopback() && issuer.as_str().starts_with("http:") {
+        tracing::warn!("portcullis: DANGEROUS: plain-http issuer accepted (portcullis.dangerous.allow-http-issuer)");
+    }
+    tracing::info!(
+        "portcullis: algorithms = {:?}, leeway = {}s, typ at+jwt {} ({})",
+        config.jwt.algorithms,
+        config.jwt.leeway.as_secs(),
+        if config.jwt.strict_typ { "required" } else { "accepted, not required" },
+        loaded.source_of("jwt.algorithms"),
+    );
+    let source = match &config.jwks_uri {
+        Some(uri) => {
+            tracing::info!("portcullis: keys from portcullis.jwks-uri = {uri} ({}); discovery skipped", loaded.source_of("jwks-uri"));
+            KeySource::Uri(uri.clone())
+        }
+        None => {
+            tracing::info!("portcullis: keys from discovery at {}", issuer.openid_configuration_url());
+            KeySource::Discovery(Arc::new(Discovery::new(issuer, http.clone(), clock.clone(), config.discovery.retry_backoff)))
+        }
+    };
+    tracing::info!(
+        "portcullis: JWKS refresh every {}s unless the IdP's max-age says otherwise (bounded {}s..{}s), unknown-kid cooldown {}s",
+        config.jwks.refresh_interval.as_secs(),
+        config.jwks.min_refresh.as_secs(),
+        config.jwks.max_refresh.as_secs(),
+        config.jwks.unknown_kid_cooldown.as_secs(),
+    );
+    Ok(JwtValidator::new(settings, source, http, clock))
+}
+
+#[cfg(feature = "dev-issuer")]
+async fn start_dev_issuer(config: &mut PortcullisConfig) -> Result<crate::dev::DevIssuer, StartupError> {
+    let audience = config.audience.first().cloned().unwrap_or_else(|| "portcullis-dev".to_owned());
+    let dev = crate::dev::DevIssuer::start(audience.clone()).await.map_err(|e| StartupError::DevIssuer(e.to_string()))?;
+    tracing::warn!(
+        "portcullis: NO ISSUER CONFIGURED: using the in-process DEVELOPMENT issuer at {} (audience {audience}). Anyone who can reach this process can mint tokens. Set portcullis.issuer (or PORTCULLIS_ISSUER) for anything but local development.",
+        dev.issuer()
+    );
+    config.issuer = Some(dev.issuer().to_owned());
+    if config.audience.is_empty() {
+        config.audience = vec![audience];
+    }
+    // The dev issuer answers at once; a short refresh keeps restarts of it painless.
+    config.jwks.unknown_kid_cooldown = config.jwks.unknown_kid_cooldown.min(Duration::from_secs(1));
+    Ok(dev)
+}

@@ -1,0 +1,476 @@
+//! Loading configuration: built-in defaults → `config/default.toml` → `config/{profile}.toml`
+//! (`PORTCULLIS_PROFILE`) → environment `PORTCULLIS_*` (`__` for nesting, `_` for `-`).
+//!
+//! Errors name the key, the value (secrets masked) and where the value came from; unknown keys
+//! suggest the nearest valid key.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::error::{Actual, Kind};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::{Figment, Metadata, Provider, Source};
+use portcullis_core::config::{ConfigProblem, PortcullisConfig};
+
+/// The section of the configuration files that Portcullis reads.
+pub const SECTION: &str = "portcullis";
+/// Environment variables Portcullis reads start with this.
+pub const ENV_PREFIX: &str = "PORTCULLIS_";
+/// Chooses `config/{profile}.toml`.
+pub const PROFILE_VAR: &str = "PORTCULLIS_PROFILE";
+/// Overrides the configuration folder (default `config`).
+pub const CONFIG_DIR_VAR: &str = "PORTCULLIS_CONFIG_DIR";
+
+/// One configuration error: key, value, reason, source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The full key, for example `portcullis.jwt.leeway`.
+    pub key: String,
+    /// The offending value, masked when secret; `None` when there is none (a missing key).
+    pub value: Option<String>,
+    /// What is wrong and how to fix it.
+    pub reason: String,
+    /// Where the value came from: a file (with line when found) or an environment variable.
+    pub source: Option<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.key)?;
+        if let Some(value) = &self.value {
+            write!(f, " = {value}")?;
+        }
+        if let Some(source) = &self.source {
+            write!(f, " (from {source})")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// Every configuration error found at once, so one restart fixes them all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid Portcullis configuration:")?;
+        for error in &self.0 {
+            writeln!(f, "  - {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Configuration as loaded, with the sources of its values.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The values.
+    pub config: PortcullisConfig,
+    figment: Option<Figment>,
+}
+
+impl LoadedConfig {
+    /// Configuration given in code (no sources to report).
+    pub fn from_config(config: PortcullisConfig) -> Self {
+        Self { config, figment: None }
+    }
+
+    /// Where `key` (below `portcullis`, dotted, kebab-case) got its value: a file, an environment
+    /// variable, or `default`.
+    pub fn source_of(&self, key: &str) -> String {
+        let full = format!("{SECTION}.{key}");
+        self.figment
+            .as_ref()
+            .and_then(|f| f.find_metadata(&full).map(|m| describe_source(m, &full)))
+            .unwrap_or_else(|| if self.figment.is_some() { "default".into() } else { "code".into() })
+    }
+
+    /// Turns the problems `PortcullisConfig::check` finds into errors with sources.
+    pub fn problems_to_errors(&self, problems: Vec<ConfigProblem>) -> ConfigErrors {
+        ConfigErrors(
+            problems
+                .into_iter()
+                .map(|p| {
+                    let source = self.source_of(p.key);
+                    ConfigError {
+                        key: format!("{SECTION}.{}", p.key),
+                        value: Some(p.value),
+                        reason: p.reason,
+                        source: (source != "default" && source != "code").then_some(source),
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Reads configuration the standard way.
+#[derive(Debug, Clone)]
+pub struct ConfigLoader {
+    dir: PathBuf,
+    profile: Option<String>,
+}
+
+impl Default for ConfigLoader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ConfigLoader {
+    /// The folder from `PORTCULLIS_CONFIG_DIR` (default `config`), the profile from
+    /// `PORTCULLIS_PROFILE`.
+    pub fn new() -> Self {
+        let dir = std::env::var_os(CONFIG_DIR_VAR).map_or_else(|| PathBuf::from("config"), PathBuf::from);
+        let profile = std::env::var(PROFILE_VAR).ok().filter(|p| !p.is_empty());
+        Self { dir, profile }
+    }
+
+    /// Reads from another folder.
+    #[must_use]
+    pub fn dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.dir = dir.as_ref().to_path_buf();
+        self
+    }
+
+    /// Uses another profile.
+    #[must_use]
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = Some(profile.into());
+        self
+    }
+
+    /// The figment that loads, later sources winning.
+    pub fn figment(&self) -> Result<Figment, ConfigErrors> {
+        let mut figment = Figment::from(Serialized::defaults(Defaults::default()))
+            .merge(Toml::file(self.dir.join("default.toml")));
+        if let Some(profile) = &self.profile {
+            let file = self.dir.join(format!("{profile}.toml"));
+            if !file.is_file() {
+                return Err(ConfigErrors(vec![ConfigError {
+                    key: PROFILE_VAR.into(),
+                    value: Some(profile.clone()),
+                    reason: format!("the profile file {} does not exist", file.display()),
+                    source: Some(format!("environment variable {PROFILE_VAR}")),
+                }]));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let env = Env::prefixed(ENV_PREFIX)
+            .ignore(&["profile", "config_dir"])
+            .map(|key| format!("{SECTION}.{}", key.as_str().replace("__", ".").replace('_', "-")).into());
+        Ok(figment.merge(env))
+    }
+
+    /// Loads and checks the `[portcullis]` section.
+    pub fn load(&self) -> Result<LoadedConfig, ConfigErrors> {
+        let figment = self.figment()?;
+        let config = figment.extract_inner::<PortcullisConfig>(SECTION).map_err(|e| with_section_hint(&figment, figment_errors(&figment, e)))?;
+        let loaded = LoadedConfig { config, figment: Some(figment) };
+        let problems = loaded.config.check();
+        if problems.is_empty() {
+            Ok(loaded)
+        } else {
+            let errors = loaded.problems_to_errors(problems);
+            Err(match &loaded.figment {
+                Some(figment) => with_section_hint(figment, errors),
+                None => errors,
+            })
+        }
+    }
+}
+
+/// An empty `portcullis` table, so that a missing file or section yields defaults rather than
+/// "missing field portcullis".
+#[derive(Default, serde::Serialize)]
+struct Defaults {
+    portcullis: std::collections::BTreeMap<String, String>,
+}
+
+fn figment_errors(figment: &Figment, error: figment::Error) -> ConfigErrors {
+    let mut errors = Vec::new();
+    for e in error {
+        let mut path = key_path(figment, &e.path);
+        let (key, value, reason) = match &e.kind {
+            Kind::UnknownField(field, expected) => {
+                path.push(field.clone());
+                let suggestion = nearest(field, expected)
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| format!("valid keys here: {}", expected.join(", ")));
+                (path.join("."), None, format!("unknown key; {suggestion}"))
+            }
+            Kind::UnknownVariant(variant, expected) => {
+                (path.join("."), Some(format!("{variant:?}")), format!("unknown value; expected one of: {}", expected.join(", ")))
+            }
+            Kind::InvalidType(actual, expected) => {
+                let key = path.join(".");
+                (key.clone(), Some(mask(&key, actual)), format!("expected {expected}"))
+            }
+            Kind::InvalidValue(actual, expected) => {
+                let key = path.join(".");
+                (key.clone(), Some(mask(&key, actual)), format!("expected {expected}"))
+            }
+            Kind::MissingField(field) => {
+                path.push(field.to_string());
+                (path.join("."), None, "this key is required".into())
+            }
+            Kind::Message(message) => (path.join("."), None, message.clone()),
+            other => (path.join("."), None, other.to_string()),
+        };
+        let source = e.metadata.as_ref().map(|m| describe_source(m, &key));
+        errors.push(ConfigError { key, value, reason, source });
+    }
+    ConfigErrors(errors)
+}
+
+/// figment reports some paths innermost first and some without the section: find the order
+/// that names a value present in the configuration.
+fn key_path(figment: &Figment, raw: &[String]) -> Vec<String> {
+    let inner: Vec<String> = raw.iter().filter(|p| p.as_str() != SECTION).cloned().collect();
+    let mut reversed = inner.clone();
+    reversed.reverse();
+    let present = |p: &[String]| figment.contains(&format!("{SECTION}.{}", p.join(".")));
+    let chosen = if !present(&inner) && present(&reversed) { reversed } else { inner };
+    std::iter::once(SECTION.to_owned()).chain(chosen).collect()
+}
+
+fn with_section_hint(figment: &Figment, mut errors: ConfigErrors) -> ConfigErrors {
+    if let Some(hint) = suggest_section(figment) {
+        errors.0.insert(0, hint);
+    }
+    errors
+}
+
+/// A `[portcullus]`-like section next to a missing `[portcullis]` is almost certainly a typo.
+fn suggest_section(figment: &Figment) -> Option<ConfigError> {
+    let dict = figment.data().ok()?.into_values().next()?;
+    dict.keys().find(|k| k.as_str() != SECTION && levenshtein(k, SECTION) <= 2).map(|typo| ConfigError {
+        key: typo.clone(),
+        value: None,
+        reason: format!("unknown section; did you mean `[{SECTION}]`?"),
+        source: None,
+    })
+}
+
+fn mask(key: &str, actual: &Actual) -> String {
+    if is_secret_key(key) { "***".into() } else { actual.to_string() }
+}
+
+/// Keys whose values are never shown.
+pub fn is_secret_key(key: &str) -> bool {
+    key.contains("secret") || key.contains("password") || key.ends_with("private-key")
+}
+
+fn describe_source(metadata: &Metadata, key: &str) -> String {
+    match &metadata.source {
+        Some(Source::File(path)) => match find_line(path, key) {
+            Some(line) => format!("{}:{line}", display_path(path)),
+            None => display_path(path),
+        },
+        _ if metadata.name.contains("environment") => format!("environment variable {}", env_name(key)),
+        Some(source) => source.to_string(),
+        None => metadata.name.to_string(),
+    }
+}
+
+fn display_path(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// `portcullis.introspection.client-id` → `PORTCULLIS_INTROSPECTION__CLIENT_ID`.
+pub fn env_name(key: &str) -> String {
+    let inner = key.strip_prefix("portcullis.").unwrap_or(key);
+    format!("{ENV_PREFIX}{}", inner.replace('.', "__").replace('-', "_").to_ascii_uppercase())
+}
+
+/// The line of `key`'s last segment inside its table, found by reading the file (figment does
+/// not keep positions). Best effort.
+fn find_line(path: &Path, key: &str) -> Option<usize> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut segments: Vec<&str> = key.split('.').collect();
+    let last = segments.pop()?;
+    let table = segments.join(".");
+    let mut current = String::new();
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if let Some(name) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            current = name.trim().to_owned();
+            continue;
+        }
+        let Some((name, _)) = trimmed.split_once('=') else { continue };
+        let name = name.trim().trim_matches('"');
+        let full = if current.is_empty() { name.to_owned() } else { format!("{current}.{name}") };
+        if full == format!("{table}.{last}") || (current == table && name == last) {
+            return Some(index + 1);
+        }
+    }
+    None
+}
+
+fn nearest<'a>(field: &str, expected: &[&'a str]) -> Option<&'a str> {
+    let normalized = field.replace('_', "-").to_ascii_lowercase();
+    expected
+        .iter()
+        .map(|candidate| (levenshtein(&normalized, candidate), *candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(2))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            current.push((previous[j] + cost).min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn load_in(jail: &Jail) -> Result<LoadedConfig, ConfigErrors> {
+        ConfigLoader::new().dir(jail.directory().join("config")).load()
+    }
+
+    #[test]
+    fn files_then_profile_then_environment_later_wins() {
+        Jail::expect_with(|jail| {
+            jail.create_dir("config")?;
+            jail.create_file("config/default.toml", "[portcullis]\nissuer = \"https://a.example\"\naudience = \"api\"\n[portcullis.jwt]\nleeway = 30\n")?;
+            jail.create_file("config/prod.toml", "[portcullis]\nissuer = \"https://b.example\"\n")?;
+            jail.set_env("PORTCULLIS_PROFILE", "prod");
+            jail.set_env("PORTCULLIS_JWT__LEEWAY", "5");
+            jail.set_env("PORTCULLIS_JWT__STRICT_TYP", "true");
+            let loaded = ConfigLoader::new().dir(jail.directory().join("config")).load().unwrap();
+            assert_eq!(loaded.config.issuer.as_deref(), Some("https://b.example"));
+            assert_eq!(loaded.config.audience, vec!["api"]);
+            assert_eq!(loaded.config.jwt.leeway, std::time::Duration::from_secs(5));
+            assert!(loaded.config.jwt.strict_typ);
+            assert_eq!(loaded.source_of("jwt.leeway"), "environment variable PORTCULLIS_JWT__LEEWAY");
+            assert!(loaded.source_of("issuer").ends_with("prod.toml:2"), "{}", loaded.source_of("issuer"));
+            assert!(loaded.source_of("audience").ends_with("default.toml:3"), "{}", loaded.source_of("audience"));
+            assert_eq!(loaded.source_of("mode"), "default");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_fixed_environment_names_reach_their_keys() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PORTCULLIS_ISSUER", "https://idp.example");
+            jail.set_env("PORTCULLIS_AUDIENCE", "api://x");
+            jail.set_env("PORTCULLIS_MODE", "jwt");
+            jail.set_env("PORTCULLIS_JWKS_URI", "https://idp.example/keys");
+            let loaded = load_in(jail).unwrap();
+            assert_eq!(loaded.config.issuer.as_deref(), Some("https://idp.example"));
+            assert_eq!(loaded.config.audience, vec!["api://x"]);
+            assert_eq!(loaded.config.jwks_uri.as_deref(), Some("https://idp.example/keys"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_typo_is_an_error_with_the_nearest_key_and_its_file() {
+        Jail::expect_with(|jail| {
+            jail.create_dir("config")?;
+            jail.create_file("config/default.toml", "[portcullis]\nissuer = \"https://a.example\"\naudiance = \"api\"\n")?;
+            let errors = load_in(jail).unwrap_err();
+            let text = errors.to_string();
+            assert!(text.contains("portcullis.audiance"), "{text}");
+            assert!(text.contains("did you mean `audience`?"), "{text}");
+            assert!(text.contains("default.toml"), "{text}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_value_names_key_value_and_variable_and_masks_secrets() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PORTCULLIS_AUDIENCE", "api");
+            jail.set_env("PORTCULLIS_JWT__LEEWAY", "soon");
+            let text = load_in(jail).unwrap_err().to_string();
+            assert!(text.contains("portcullis.jwt.leeway"), "{text}");
+            assert!(text.contains("PORTCULLIS_JWT__LEEWAY"), "{text}");
+            jail.set_env("PORTCULLIS_JWT__LEEWAY", "5");
+            jail.set_env("PORTCULLIS_JWT__HMAC_SECRET", "tiny-secret-value");
+            jail.set_env("PORTCULLIS_JWT__ALGORITHMS", "[HS256]");
+            let text = load_in(jail).unwrap_err().to_string();
+            assert!(text.contains("portcullis.jwt.hmac-secret = ***"), "{text}");
+            assert!(!text.contains("tiny-secret-value"), "{text}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_mode_and_an_insecure_issuer_are_explained() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PORTCULLIS_AUDIENCE", "api");
+            jail.set_env("PORTCULLIS_MODE", "magic");
+            let text = load_in(jail).unwrap_err().to_string();
+            assert!(text.contains("portcullis.mode = \"magic\""), "{text}");
+            assert!(text.contains("expected one of: jwt"), "{text}");
+            jail.set_env("PORTCULLIS_MODE", "jwt");
+            jail.set_env("PORTCULLIS_ISSUER", "http://idp.example");
+            let text = load_in(jail).unwrap_err().to_string();
+            assert!(text.contains("portcullis.issuer = http://idp.example (from environment variable PORTCULLIS_ISSUER)"), "{text}");
+            assert!(text.contains("https"), "{text}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_misspelled_section_is_pointed_out() {
+        Jail::expect_with(|jail| {
+            jail.create_dir("config")?;
+            jail.create_file("config/default.toml", "[portcullus]\nissuer = \"https://a.example\"\n")?;
+            let text = load_in(jail).unwrap_err().to_string();
+            assert!(text.contains("did you mean `[portcullis]`?"), "{text}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_profile_file_is_an_error() {
+        Jail::expect_with(|jail| {
+            let error = ConfigLoader::new().dir(jail.directory()).profile("prdo").load().unwrap_err();
+            assert!(error.to_string().contains("prdo.toml does not exist"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_config_types_deserialize_from_config_rs() {
+        let settings = config::Config::builder()
+            .add_source(config::File::from_str(
+                "[portcullis]\nissuer = \"https://idp.example\"\naudience = [\"a\", \"b\"]\n[portcullis.jwt]\nleeway = \"90s\"\nstrict-typ = true\n",
+                config::FileFormat::Toml,
+            ))
+            .build()
+            .unwrap();
+        let config: PortcullisConfig = settings.get("portcullis").unwrap();
+        assert_eq!(config.issuer.as_deref(), Some("https://idp.example"));
+        assert_eq!(config.audience, vec!["a", "b"]);
+        assert_eq!(config.jwt.leeway, std::time::Duration::from_secs(90));
+        assert!(config.jwt.strict_typ);
+        assert!(config.check().is_empty());
+    }
+
+    #[test]
+    fn env_names_follow_the_documented_mapping() {
+        assert_eq!(env_name("portcullis.introspection.client-secret"), "PORTCULLIS_INTROSPECTION__CLIENT_SECRET");
+        assert_eq!(env_name("portcullis.jwks-uri"), "PORTCULLIS_JWKS_URI");
+    }
+}

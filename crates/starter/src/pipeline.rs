@@ -1,0 +1,37 @@
+//! The configured pipeline: resolve → validate → enrich.
+
+use std::sync::Arc;
+
+use http::request::Parts;
+use portcullis_core::{AuthError, Enricher, ErrorRenderer, Principal, TokenResolver, TokenValidator};
+
+/// The components one request goes through. Built by [`crate::PortcullisBuilder`].
+#[derive(Clone)]
+pub struct Pipeline {
+    pub(crate) resolver: Arc<dyn TokenResolver>,
+    pub(crate) validator: Arc<dyn TokenValidator>,
+    pub(crate) enricher: Arc<dyn Enricher>,
+    pub(crate) renderer: Arc<dyn ErrorRenderer>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline").field("validator", &self.validator.name()).finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// Authenticates a request: `Ok(None)` when it carries no token.
+    pub async fn authenticate(&self, parts: &Parts) -> Result<Option<Principal>, AuthError> {
+        let Some(token) = self.resolver.resolve(parts)? else { return Ok(None) };
+        let principal = self.validator.validate(&token, parts).await?;
+        let principal = self.enricher.enrich(principal, parts).await?;
+        tracing::debug!(target: "portcullis", subject = ?principal.subject(), client_id = ?principal.client_id(), "request authenticated");
+        Ok(Some(principal))
+    }
+
+    /// The renderer for error responses.
+    pub fn renderer(&self) -> &Arc<dyn ErrorRenderer> {
+        &self.renderer
+    }
+}
