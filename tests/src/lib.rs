@@ -1,1 +1,325 @@
-//! placeholder
+//! Fixtures for the end-to-end tests: the real test OpenID Provider (panva `oidc-provider`, run
+//! by Node.js from `tests/idp`) on a free loopback port, and hello-api served in-process against
+//! it.
+//!
+//! Every test starts its own IdP and service on free ports, so tests run in parallel. If the IdP
+//! cannot start (no Node.js, `npm ci` not run), the fixture panics with what to do: tests never
+//! skip silently.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use portcullis::{Portcullis, PortcullisConfig};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The API audience hello-api accepts in these tests (a resource server of the test IdP).
+pub const AUDIENCE: &str = "urn:portcullis:hello";
+
+/// base64url without padding.
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes one part of a JWT as JSON.
+pub fn decode_part(part: &str) -> Value {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
+}
+
+/// A running test IdP.
+pub struct Idp {
+    child: Option<Child>,
+    stderr: Arc<Mutex<String>>,
+    /// `http://127.0.0.1:<port>`.
+    pub issuer: String,
+    /// Its port.
+    pub port: u16,
+    dir: PathBuf,
+    keys_file: PathBuf,
+    http: reqwest::Client,
+}
+
+/// A token endpoint answer.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    /// `access_token`.
+    pub access_token: String,
+    /// `id_token`, when `openid` was asked for.
+    pub id_token: Option<String>,
+}
+
+fn idp_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("idp")
+}
+
+fn unique_dir() -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let dir = std::env::temp_dir().join(format!("portcullis-e2e-{}-{n}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create a temporary folder");
+    dir
+}
+
+impl Idp {
+    /// Starts the IdP with fresh keys on a free port.
+    pub async fn start() -> Self {
+        let dir = unique_dir();
+        let keys_file = dir.join("keys-1.json");
+        let mut idp = Self {
+            child: None,
+            stderr: Arc::new(Mutex::new(String::new())),
+            issuer: String::new(),
+            port: 0,
+            dir,
+            keys_file,
+            http: reqwest::Client::new(),
+        };
+        idp.spawn(0).await;
+        idp
+    }
+
+    async fn spawn(&mut self, port: u16) {
+        let server = idp_dir().join("server.mjs");
+        assert!(
+            idp_dir().join("node_modules/oidc-provider").is_dir(),
+            "the test IdP is not installed: run `npm ci --prefix tests/idp` (needs Node.js 20+ and npm)"
+        );
+        let mut child = Command::new("node")
+            .arg(&server)
+            .arg("--keys")
+            .arg(&self.keys_file)
+            .arg("--port")
+            .arg(port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run `node` for the test IdP ({e}): install Node.js 20+ and run `npm ci --prefix tests/idp`"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr_pipe = child.stderr.take().expect("piped stderr");
+        let stderr = self.stderr.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr_pipe.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                let mut text = stderr.lock().expect("stderr buffer");
+                if text.len() < 64 * 1024 {
+                    text.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        });
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await;
+        let line = match first {
+            Ok(Ok(Some(line))) => line,
+            other => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                panic!(
+                    "the test IdP did not start ({other:?}); its stderr:\n{}",
+                    self.stderr.lock().expect("stderr buffer")
+                );
+            }
+        };
+        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("unexpected IdP output {line:?}: {e}"));
+        self.issuer = ready["issuer"].as_str().expect("issuer").to_owned();
+        self.port = u16::try_from(ready["port"].as_u64().expect("port")).expect("port fits u16");
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        self.child = Some(child);
+    }
+
+    /// Stops the IdP (its port stays known).
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Restarts on the same port with a new key set: key rotation at the IdP.
+    pub async fn restart_with_new_keys(&mut self) {
+        self.stop().await;
+        let n = std::fs::read_dir(&self.dir).map_or(1, |d| d.count() + 1);
+        self.keys_file = self.dir.join(format!("keys-{n}.json"));
+        self.restart_on_same_port().await;
+    }
+
+    /// Starts again on the same port with the same keys.
+    pub async fn restart_on_same_port(&mut self) {
+        self.stop().await;
+        let port = self.port;
+        for _ in 0..50 {
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.spawn(port).await;
+        assert_eq!(self.port, port, "the IdP came back on another port");
+    }
+
+    /// A user token from the test grant: `username`, space-delimited `scope`, optional
+    /// `resource` (a resource gives a JWT access token; none an opaque one).
+    pub async fn user_token(&self, username: &str, scope: &str, resource: Option<&str>) -> Tokens {
+        let mut form = vec![
+            ("grant_type", "urn:portcullis:grant-type:test-password"),
+            ("username", username),
+            ("scope", scope),
+        ];
+        if let Some(resource) = resource {
+            form.push(("resource", resource));
+        }
+        let response = self
+            .http
+            .post(format!("{}/token", self.issuer))
+            .basic_auth("portcullis-test", Some("test-secret"))
+            .form(&form)
+            .send()
+            .await
+            .expect("token request");
+        let status = response.status();
+        let body: Value = response.json().await.expect("token response JSON");
+        assert!(status.is_success(), "token request failed: {status} {body}");
+        Tokens {
+            access_token: body["access_token"].as_str().expect("access_token").to_owned(),
+            id_token: body["id_token"].as_str().map(str::to_owned),
+        }
+    }
+
+    /// How many requests each IdP path served since this IdP process started.
+    pub async fn stats(&self) -> HashMap<String, u64> {
+        self.http.get(format!("{}/__test/stats", self.issuer)).send().await.expect("stats").json().await.expect("stats JSON")
+    }
+
+    /// The IdP's key file (private keys included): for forging tokens with its own keys.
+    pub fn keys(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(&self.keys_file).expect("keys file")).expect("keys JSON")
+    }
+
+    /// Signs `header.claims` with the IdP's own RSA key (RS256).
+    pub fn sign_rs256(&self, header: &Value, claims: &Value) -> String {
+        let pem = self.keys()["rsa"]["privatePem"].as_str().expect("privatePem").to_owned();
+        let der = pem_to_der(&pem);
+        let key = RsaKeyPair::from_pkcs8(&der).expect("RSA key");
+        let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+        let mut signature = vec![0u8; key.public_modulus_len()];
+        key.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut signature).expect("sign");
+        format!("{input}.{}", b64(&signature))
+    }
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// PEM → DER.
+pub fn pem_to_der(pem: &str) -> Vec<u8> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    STANDARD.decode(body).expect("PEM base64")
+}
+
+/// The configuration hello-api uses against `idp`.
+pub fn config_for(idp: &Idp) -> PortcullisConfig {
+    PortcullisConfig { issuer: Some(idp.issuer.clone()), audience: vec![AUDIENCE.into()], ..Default::default() }
+}
+
+/// hello-api served in-process on a free loopback port.
+pub struct Service {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// A client for it.
+    pub http: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Service {
+    /// Builds Portcullis from `config` and serves hello-api.
+    pub async fn start(config: PortcullisConfig) -> Self {
+        let portcullis = Portcullis::builder().config(config).build().await.expect("Portcullis builds");
+        Self::serve(&portcullis).await
+    }
+
+    /// Serves hello-api with an already built Portcullis.
+    pub async fn serve(portcullis: &Portcullis) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let app = hello_api::app(portcullis);
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { url, http: reqwest::Client::new(), server }
+    }
+
+    /// `GET /hello` with `Authorization: Bearer <token>`.
+    pub async fn hello(&self, token: &str) -> Reply {
+        Reply::from(self.http.get(format!("{}/hello", self.url)).bearer_auth(token).send().await.expect("request")).await
+    }
+
+    /// `GET path` with raw Authorization header values (each appended).
+    pub async fn get_with_authorization(&self, path: &str, values: &[&[u8]]) -> Reply {
+        let mut request = self.http.get(format!("{}{path}", self.url));
+        for value in values {
+            request = request.header(reqwest::header::AUTHORIZATION, reqwest::header::HeaderValue::from_bytes(value).expect("header bytes"));
+        }
+        Reply::from(request.send().await.expect("request")).await
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// `WWW-Authenticate`, when present.
+    pub challenge: Option<String>,
+    /// `Retry-After`, when present.
+    pub retry_after: Option<String>,
+    /// The JSON body (Null when not JSON).
+    pub body: Value,
+}
+
+impl Reply {
+    async fn from(response: reqwest::Response) -> Self {
+        let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap_or("<non-ascii>").to_owned());
+        let (status, challenge, retry_after) = (response.status().as_u16(), header("www-authenticate"), header("retry-after"));
+        let body = response.json().await.unwrap_or(Value::Null);
+        Self { status, challenge, retry_after, body }
+    }
+
+    /// `error_description` of the body.
+    pub fn description(&self) -> &str {
+        self.body["error_description"].as_str().unwrap_or("")
+    }
+
+    /// Asserts 401 `invalid_token` with a description containing `expected`.
+    #[track_caller]
+    pub fn assert_invalid_token(&self, expected: &str) {
+        assert_eq!(self.status, 401, "{self:?}");
+        let challenge = self.challenge.as_deref().unwrap_or("");
+        assert!(challenge.starts_with("Bearer error=\"invalid_token\", error_description=\""), "{challenge}");
+        assert!(self.description().contains(expected), "expected {expected:?} in {:?}", self.description());
+        assert!(challenge.contains(expected), "the challenge carries the description: {challenge}");
+    }
+}

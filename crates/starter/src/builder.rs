@@ -2,7 +2,6 @@
 //! decision.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use portcullis_core::config::PortcullisConfig;
 use portcullis_core::http::HttpClient;
@@ -81,6 +80,7 @@ pub struct PortcullisBuilder {
     enricher: Option<Arc<dyn Enricher>>,
     renderer: Option<Arc<dyn ErrorRenderer>>,
     clock: Option<Arc<dyn Clock>>,
+    #[cfg_attr(not(feature = "dev-issuer"), allow(dead_code, reason = "read only with the dev-issuer feature"))]
     dev_issuer_fallback: bool,
 }
 
@@ -151,10 +151,13 @@ impl PortcullisBuilder {
 
     /// Builds the pipeline. With `discovery.eager`, fetches metadata and keys first.
     pub async fn build(self) -> Result<Portcullis, StartupError> {
+        #[cfg_attr(not(feature = "dev-issuer"), allow(unused_mut, reason = "the dev issuer fills in the issuer"))]
         let mut loaded = match self.loaded {
             Some(loaded) => loaded,
             None => ConfigLoader::new().load()?,
         };
+        #[cfg(not(feature = "dev-issuer"))]
+        let dev = ();
         #[cfg(feature = "dev-issuer")]
         let dev = if loaded.config.issuer.is_none() && self.dev_issuer_fallback && self.validator.is_none() {
             Some(Arc::new(start_dev_issuer(&mut loaded.config).await?))
@@ -173,7 +176,7 @@ impl PortcullisBuilder {
                 tracing::info!("portcullis: validator = {} (supplied by the application; portcullis.mode is not used)", validator.name());
                 validator
             }
-            None => Arc::new(jwt_validator(&loaded, clock)?),
+            None => Arc::new(jwt_validator(&loaded, clock, dev_in_use(&dev))?),
         };
         let resolver: Arc<dyn TokenResolver> = match self.resolver {
             Some(resolver) => {
@@ -221,7 +224,7 @@ impl PortcullisBuilder {
     }
 }
 
-fn jwt_validator(loaded: &LoadedConfig, clock: Arc<dyn Clock>) -> Result<JwtValidator, StartupError> {
+fn jwt_validator(loaded: &LoadedConfig, clock: Arc<dyn Clock>, dev: bool) -> Result<JwtValidator, StartupError> {
     let config = &loaded.config;
     let Some(issuer_text) = &config.issuer else {
         return Err(ConfigErrors(vec![ConfigError {
@@ -246,7 +249,8 @@ fn jwt_validator(loaded: &LoadedConfig, clock: Arc<dyn Clock>) -> Result<JwtVali
     let settings = JwtSettings::from_config(config, issuer.clone()).map_err(|e| config_error("jwt.algorithms", "", e))?;
 
     tracing::info!("portcullis: mode = jwt: tokens are validated locally ({})", loaded.source_of("mode"));
-    tracing::info!("portcullis: issuer = {} ({})", issuer.as_str(), loaded.source_of("issuer"));
+    let issuer_source = if dev { "the development issuer".to_owned() } else { loaded.source_of("issuer") };
+    tracing::info!("portcullis: issuer = {} ({issuer_source})", issuer.as_str());
     if config.dangerous.accept_any_audience {
         tracing::warn!("portcullis: DANGEROUS: any audience is accepted (portcullis.dangerous.accept-any-audience, {})", loaded.source_of("dangerous.accept-any-audience"));
     } else {
@@ -283,6 +287,16 @@ fn jwt_validator(loaded: &LoadedConfig, clock: Arc<dyn Clock>) -> Result<JwtVali
 }
 
 #[cfg(feature = "dev-issuer")]
+fn dev_in_use(dev: &Option<Arc<crate::dev::DevIssuer>>) -> bool {
+    dev.is_some()
+}
+
+#[cfg(not(feature = "dev-issuer"))]
+fn dev_in_use(_: &()) -> bool {
+    false
+}
+
+#[cfg(feature = "dev-issuer")]
 async fn start_dev_issuer(config: &mut PortcullisConfig) -> Result<crate::dev::DevIssuer, StartupError> {
     let audience = config.audience.first().cloned().unwrap_or_else(|| "portcullis-dev".to_owned());
     let dev = crate::dev::DevIssuer::start(audience.clone()).await.map_err(|e| StartupError::DevIssuer(e.to_string()))?;
@@ -295,6 +309,6 @@ async fn start_dev_issuer(config: &mut PortcullisConfig) -> Result<crate::dev::D
         config.audience = vec![audience];
     }
     // The dev issuer answers at once; a short refresh keeps restarts of it painless.
-    config.jwks.unknown_kid_cooldown = config.jwks.unknown_kid_cooldown.min(Duration::from_secs(1));
+    config.jwks.unknown_kid_cooldown = config.jwks.unknown_kid_cooldown.min(std::time::Duration::from_secs(1));
     Ok(dev)
 }

@@ -1,1 +1,55 @@
-fn main(){}
+//! Runs hello-api. Configuration: `config/default.toml`, `config/{PORTCULLIS_PROFILE}.toml`,
+//! `PORTCULLIS_*`; `ADDR` is the listen address (default 127.0.0.1:3000). With no issuer
+//! configured it starts on the in-process development issuer and prints a ready-to-paste `curl`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use portcullis::Portcullis;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+
+    let builder = match Portcullis::builder().load_config() {
+        Ok(builder) => builder,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(2);
+        }
+    };
+    let portcullis = match builder.dev_issuer_when_unconfigured().build().await {
+        Ok(portcullis) => portcullis,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    let listener = match tokio::net::TcpListener::bind(&addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("cannot listen on {addr} (set ADDR to another address): {error}");
+            return ExitCode::from(1);
+        }
+    };
+    tracing::info!("hello-api listening on http://{addr}");
+    if let Some(dev) = portcullis.dev_issuer() {
+        let dev_token = dev.mint("dev-user", &["hello:read"], Duration::from_secs(3600));
+        let curl = format!("curl -H 'Authorization: Bearer {dev_token}' http://{addr}/hello");
+        println!("\nDevelopment issuer: try (valid for one hour)\n\n{curl}\n");
+    }
+
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    if let Err(error) = axum::serve(listener, hello_api::app(&portcullis)).with_graceful_shutdown(shutdown).await {
+        eprintln!("server error: {error}");
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,33 @@
+//! hello-api: the smallest service Portcullis protects.
+//!
+//! - `GET /health`: public.
+//! - `GET /hello`: needs a valid access token with the scope `hello:read`; answers with a
+//!   greeting that names the subject.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use portcullis::{Portcullis, Principal, require_scopes};
+use serde_json::{Value, json};
+
+/// The application's routes, protected by `portcullis`.
+pub fn app(portcullis: &Portcullis) -> Router {
+    let protected = Router::new()
+        .route("/hello", get(hello))
+        .route_layer(require_scopes(["hello:read"]))
+        .layer(portcullis.layer());
+    Router::new().route("/health", get(health)).merge(protected)
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"status": "up"}))
+}
+
+async fn hello(principal: Principal) -> Json<Value> {
+    let name = principal.subject().unwrap_or("anonymous");
+    Json(json!({
+        "message": format!("Hello, {name}!"),
+        "subject": principal.subject(),
+        "client_id": principal.client_id(),
+        "scopes": principal.scopes().iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+    }))
+}
