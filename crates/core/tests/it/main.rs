@@ -1,0 +1,112 @@
+//! Discovery against small local servers: the RFC 8414 fallback, the exact issuer match, and
+//! failures that must be 503 (IdP trouble) or 500 (our configuration), never a pass.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use portcullis_core::http::{HttpClient, HttpSettings};
+use portcullis_core::{Discovery, ErrorKind, IssuerUrl, ManualClock};
+use serde_json::json;
+
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+fn discovery(issuer: &str, clock: &ManualClock) -> Discovery {
+    let http = HttpClient::new(HttpSettings { timeout: Duration::from_millis(500), ..Default::default() }).unwrap();
+    Discovery::new(IssuerUrl::parse(issuer, false).unwrap(), http, Arc::new(clock.clone()), Duration::from_secs(2))
+}
+
+#[tokio::test]
+async fn falls_back_to_rfc8414_when_there_is_no_openid_configuration() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let issuer = format!("{base}/tenant");
+    let doc = json!({"issuer": issuer, "jwks_uri": format!("{base}/keys"), "introspection_endpoint": format!("{base}/introspect")});
+    let app = Router::new().route(
+        "/.well-known/oauth-authorization-server/tenant",
+        get(move || std::future::ready(axum::Json(doc.clone()))),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let metadata = discovery(&issuer, &ManualClock::at_unix(0)).metadata().await.unwrap();
+    assert_eq!(metadata.jwks_uri.as_deref(), Some(format!("{base}/keys").as_str()));
+    assert!(metadata.introspection_endpoint.is_some());
+}
+
+#[tokio::test]
+async fn an_issuer_that_differs_is_a_misconfiguration() {
+    let app = Router::new().route(
+        "/.well-known/openid-configuration",
+        get(|| async { axum::Json(json!({"issuer": "https://someone-else.example", "jwks_uri": "https://x/keys"})) }),
+    );
+    let url = serve(app).await;
+    let error = discovery(&url, &ManualClock::at_unix(0)).metadata().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Misconfigured);
+    assert!(error.detail().unwrap().contains("someone-else"), "{error:?}");
+}
+
+#[tokio::test]
+async fn no_document_at_either_place_names_the_issuer_setting() {
+    let url = serve(Router::new()).await;
+    let error = discovery(&url, &ManualClock::at_unix(0)).metadata().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Misconfigured);
+    assert!(error.detail().unwrap().contains("portcullis.issuer"), "{error:?}");
+}
+
+#[tokio::test]
+async fn idp_trouble_is_unavailable_and_retried_after_the_backoff() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = Router::new().route(
+        "/.well-known/openid-configuration",
+        get(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                match n {
+                    0 => (StatusCode::INTERNAL_SERVER_ERROR, "boom".to_owned()),
+                    1 => (StatusCode::OK, "garbage{".to_owned()),
+                    _ => (StatusCode::OK, String::new()),
+                }
+            }
+        }),
+    );
+    let url = serve(app).await;
+    let clock = ManualClock::at_unix(0);
+    let discovery = discovery(&url, &clock);
+    let first = discovery.metadata().await.unwrap_err();
+    assert_eq!(first.kind(), ErrorKind::Unavailable);
+    assert!(first.detail().unwrap().contains("500"));
+    // Within the back-off: the same error, no new request.
+    assert_eq!(discovery.metadata().await.unwrap_err().kind(), ErrorKind::Unavailable);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    clock.advance(Duration::from_secs(3));
+    let garbage = discovery.metadata().await.unwrap_err();
+    assert_eq!(garbage.kind(), ErrorKind::Unavailable);
+    assert!(garbage.detail().unwrap().contains("not the expected JSON"), "{garbage:?}");
+}
+
+#[tokio::test]
+async fn an_oversized_or_slow_answer_is_cut_off() {
+    let big = "x".repeat(2 * 1024 * 1024);
+    let app = Router::new()
+        .route("/.well-known/openid-configuration", get(move || std::future::ready(big.clone())))
+        .route("/slow/.well-known/openid-configuration", get(|| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "late"
+        }));
+    let url = serve(app).await;
+    let error = discovery(&url, &ManualClock::at_unix(0)).metadata().await.unwrap_err();
+    assert!(error.detail().unwrap().contains("more than 1048576 bytes"), "{error:?}");
+    let started = std::time::Instant::now();
+    let error = discovery(&format!("{url}/slow"), &ManualClock::at_unix(0)).metadata().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unavailable);
+    assert!(error.detail().unwrap().contains("did not answer"), "{error:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
