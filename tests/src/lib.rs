@@ -1,3 +1,7 @@
+#![allow(
+    clippy::expect_used,
+    reason = "test fixture: a broken fixture must stop the test with its message"
+)]
 //! Fixtures for the end-to-end tests: the real test OpenID Provider (panva `oidc-provider`, run
 //! by Node.js from `tests/idp`) on a free loopback port, and hello-api served in-process against
 //! it.
@@ -64,8 +68,11 @@ fn idp_dir() -> PathBuf {
 fn unique_dir() -> PathBuf {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    let dir = std::env::temp_dir().join(format!("portcullis-e2e-{}-{n}-{nanos}", std::process::id()));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir =
+        std::env::temp_dir().join(format!("portcullis-e2e-{}-{n}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create a temporary folder");
     dir
 }
@@ -132,7 +139,8 @@ impl Idp {
                 );
             }
         };
-        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("unexpected IdP output {line:?}: {e}"));
+        let ready: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("unexpected IdP output {line:?}: {e}"));
         self.issuer = ready["issuer"].as_str().expect("issuer").to_owned();
         self.port = u16::try_from(ready["port"].as_u64().expect("port")).expect("port fits u16");
         // Keep draining stdout so the child never blocks on a full pipe.
@@ -192,29 +200,53 @@ impl Idp {
         let body: Value = response.json().await.expect("token response JSON");
         assert!(status.is_success(), "token request failed: {status} {body}");
         Tokens {
-            access_token: body["access_token"].as_str().expect("access_token").to_owned(),
+            access_token: body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
             id_token: body["id_token"].as_str().map(str::to_owned),
         }
     }
 
     /// How many requests each IdP path served since this IdP process started.
     pub async fn stats(&self) -> HashMap<String, u64> {
-        self.http.get(format!("{}/__test/stats", self.issuer)).send().await.expect("stats").json().await.expect("stats JSON")
+        self.http
+            .get(format!("{}/__test/stats", self.issuer))
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("stats JSON")
     }
 
     /// The IdP's key file (private keys included): for forging tokens with its own keys.
     pub fn keys(&self) -> Value {
-        serde_json::from_str(&std::fs::read_to_string(&self.keys_file).expect("keys file")).expect("keys JSON")
+        serde_json::from_str(&std::fs::read_to_string(&self.keys_file).expect("keys file"))
+            .expect("keys JSON")
     }
 
     /// Signs `header.claims` with the IdP's own RSA key (RS256).
     pub fn sign_rs256(&self, header: &Value, claims: &Value) -> String {
-        let pem = self.keys()["rsa"]["privatePem"].as_str().expect("privatePem").to_owned();
+        let pem = self.keys()["rsa"]["privatePem"]
+            .as_str()
+            .expect("privatePem")
+            .to_owned();
         let der = pem_to_der(&pem);
         let key = RsaKeyPair::from_pkcs8(&der).expect("RSA key");
-        let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
         let mut signature = vec![0u8; key.public_modulus_len()];
-        key.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut signature).expect("sign");
+        key.sign(
+            &RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            input.as_bytes(),
+            &mut signature,
+        )
+        .expect("sign");
         format!("{input}.{}", b64(&signature))
     }
 }
@@ -236,7 +268,11 @@ pub fn pem_to_der(pem: &str) -> Vec<u8> {
 
 /// The configuration hello-api uses against `idp`.
 pub fn config_for(idp: &Idp) -> PortcullisConfig {
-    PortcullisConfig { issuer: Some(idp.issuer.clone()), audience: vec![AUDIENCE.into()], ..Default::default() }
+    PortcullisConfig {
+        issuer: Some(idp.issuer.clone()),
+        audience: vec![AUDIENCE.into()],
+        ..Default::default()
+    }
 }
 
 /// hello-api served in-process on a free loopback port.
@@ -257,31 +293,52 @@ impl Drop for Service {
 impl Service {
     /// Builds Portcullis from `config` and serves hello-api.
     pub async fn start(config: PortcullisConfig) -> Self {
-        let portcullis = Portcullis::builder().config(config).build().await.expect("Portcullis builds");
+        let portcullis = Portcullis::builder()
+            .config(config)
+            .build()
+            .await
+            .expect("Portcullis builds");
         Self::serve(&portcullis).await
     }
 
     /// Serves hello-api with an already built Portcullis.
     pub async fn serve(portcullis: &Portcullis) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let app = hello_api::app(portcullis);
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { url, http: reqwest::Client::new(), server }
+        Self {
+            url,
+            http: reqwest::Client::new(),
+            server,
+        }
     }
 
     /// `GET /hello` with `Authorization: Bearer <token>`.
     pub async fn hello(&self, token: &str) -> Reply {
-        Reply::from(self.http.get(format!("{}/hello", self.url)).bearer_auth(token).send().await.expect("request")).await
+        Reply::from(
+            self.http
+                .get(format!("{}/hello", self.url))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
     }
 
     /// `GET path` with raw Authorization header values (each appended).
     pub async fn get_with_authorization(&self, path: &str, values: &[&[u8]]) -> Reply {
         let mut request = self.http.get(format!("{}{path}", self.url));
         for value in values {
-            request = request.header(reqwest::header::AUTHORIZATION, reqwest::header::HeaderValue::from_bytes(value).expect("header bytes"));
+            request = request.header(
+                reqwest::header::AUTHORIZATION,
+                reqwest::header::HeaderValue::from_bytes(value).expect("header bytes"),
+            );
         }
         Reply::from(request.send().await.expect("request")).await
     }
@@ -302,10 +359,24 @@ pub struct Reply {
 
 impl Reply {
     async fn from(response: reqwest::Response) -> Self {
-        let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap_or("<non-ascii>").to_owned());
-        let (status, challenge, retry_after) = (response.status().as_u16(), header("www-authenticate"), header("retry-after"));
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap_or("<non-ascii>").to_owned())
+        };
+        let (status, challenge, retry_after) = (
+            response.status().as_u16(),
+            header("www-authenticate"),
+            header("retry-after"),
+        );
         let body = response.json().await.unwrap_or(Value::Null);
-        Self { status, challenge, retry_after, body }
+        Self {
+            status,
+            challenge,
+            retry_after,
+            body,
+        }
     }
 
     /// `error_description` of the body.
@@ -318,8 +389,18 @@ impl Reply {
     pub fn assert_invalid_token(&self, expected: &str) {
         assert_eq!(self.status, 401, "{self:?}");
         let challenge = self.challenge.as_deref().unwrap_or("");
-        assert!(challenge.starts_with("Bearer error=\"invalid_token\", error_description=\""), "{challenge}");
-        assert!(self.description().contains(expected), "expected {expected:?} in {:?}", self.description());
-        assert!(challenge.contains(expected), "the challenge carries the description: {challenge}");
+        assert!(
+            challenge.starts_with("Bearer error=\"invalid_token\", error_description=\""),
+            "{challenge}"
+        );
+        assert!(
+            self.description().contains(expected),
+            "expected {expected:?} in {:?}",
+            self.description()
+        );
+        assert!(
+            challenge.contains(expected),
+            "the challenge carries the description: {challenge}"
+        );
     }
 }

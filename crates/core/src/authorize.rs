@@ -17,7 +17,10 @@ impl Authorizer for ScopePolicy {
         if self.is_satisfied_by(principal.scopes()) {
             Ok(())
         } else {
-            Err(AuthError::insufficient_scope(self.challenge_scope(), self.describe()))
+            Err(AuthError::insufficient_scope(
+                self.challenge_scope(),
+                self.describe(),
+            ))
         }
     }
 }

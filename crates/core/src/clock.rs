@@ -46,7 +46,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock standing at the given Unix time (seconds).
     pub fn at_unix(seconds: u64) -> Self {
-        Self { millis: Arc::new(AtomicU64::new(seconds.saturating_mul(1000))) }
+        Self {
+            millis: Arc::new(AtomicU64::new(seconds.saturating_mul(1000))),
+        }
     }
 
     /// Moves the clock forward.

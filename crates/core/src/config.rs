@@ -64,7 +64,10 @@ pub struct DiscoveryConfig {
 
 impl Default for DiscoveryConfig {
     fn default() -> Self {
-        Self { eager: false, retry_backoff: Duration::from_secs(2) }
+        Self {
+            eager: false,
+            retry_backoff: Duration::from_secs(2),
+        }
     }
 }
 
@@ -85,12 +88,15 @@ pub struct JwtConfig {
 }
 
 /// The asymmetric algorithms accepted by default.
-pub const DEFAULT_ALGORITHMS: [&str; 9] =
-    ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+pub const DEFAULT_ALGORITHMS: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
 
 /// Every algorithm name the `algorithms` key knows.
-pub const KNOWN_ALGORITHMS: [&str; 12] =
-    ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "HS256", "HS384", "HS512"];
+pub const KNOWN_ALGORITHMS: [&str; 12] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "HS256",
+    "HS384", "HS512",
+];
 
 impl Default for JwtConfig {
     fn default() -> Self {
@@ -146,7 +152,10 @@ pub struct TokenConfig {
 
 impl Default for TokenConfig {
     fn default() -> Self {
-        Self { max_size: crate::resolve::DEFAULT_MAX_TOKEN_BYTES, allow_query_parameter: false }
+        Self {
+            max_size: crate::resolve::DEFAULT_MAX_TOKEN_BYTES,
+            allow_query_parameter: false,
+        }
     }
 }
 
@@ -213,16 +222,18 @@ impl PortcullisConfig {
     /// problem here (a development issuer may stand in); the starter reports it.
     pub fn check(&self) -> Vec<ConfigProblem> {
         let mut problems = Vec::new();
-        let mut problem = |key, value: String, reason: String| problems.push(ConfigProblem { key, value, reason });
-        if let Some(issuer) = &self.issuer {
-            if let Err(e) = IssuerUrl::parse(issuer, self.dangerous.allow_http_issuer) {
-                problem("issuer", issuer.clone(), e.to_string());
-            }
+        let mut problem = |key, value: String, reason: String| {
+            problems.push(ConfigProblem { key, value, reason })
+        };
+        if let Some(issuer) = &self.issuer
+            && let Err(e) = IssuerUrl::parse(issuer, self.dangerous.allow_http_issuer)
+        {
+            problem("issuer", issuer.clone(), e.to_string());
         }
-        if let Some(uri) = &self.jwks_uri {
-            if let Err(reason) = check_endpoint(uri, self.dangerous.allow_http_issuer) {
-                problem("jwks-uri", uri.clone(), reason);
-            }
+        if let Some(uri) = &self.jwks_uri
+            && let Err(reason) = check_endpoint(uri, self.dangerous.allow_http_issuer)
+        {
+            problem("jwks-uri", uri.clone(), reason);
         }
         if self.audience.is_empty() && !self.dangerous.accept_any_audience {
             problem(
@@ -232,23 +243,48 @@ impl PortcullisConfig {
             );
         }
         if self.audience.iter().any(String::is_empty) {
-            problem("audience", format!("{:?}", self.audience), "an audience cannot be empty".into());
+            problem(
+                "audience",
+                format!("{:?}", self.audience),
+                "an audience cannot be empty".into(),
+            );
         }
         if self.jwt.algorithms.is_empty() {
-            problem("jwt.algorithms", "[]".into(), "list at least one algorithm".into());
+            problem(
+                "jwt.algorithms",
+                "[]".into(),
+                "list at least one algorithm".into(),
+            );
         }
         for alg in &self.jwt.algorithms {
             if alg.eq_ignore_ascii_case("none") {
-                problem("jwt.algorithms", alg.clone(), "`none` means unsigned tokens and is never accepted".into());
+                problem(
+                    "jwt.algorithms",
+                    alg.clone(),
+                    "`none` means unsigned tokens and is never accepted".into(),
+                );
             } else if !KNOWN_ALGORITHMS.contains(&alg.as_str()) {
-                problem("jwt.algorithms", alg.clone(), format!("unknown algorithm; known: {}", KNOWN_ALGORITHMS.join(", ")));
+                problem(
+                    "jwt.algorithms",
+                    alg.clone(),
+                    format!("unknown algorithm; known: {}", KNOWN_ALGORITHMS.join(", ")),
+                );
             } else if alg.starts_with("HS") && self.jwt.hmac_secret.is_none() {
-                problem("jwt.algorithms", alg.clone(), "HMAC algorithms need jwt.hmac-secret (a shared secret configured on purpose)".into());
+                problem(
+                    "jwt.algorithms",
+                    alg.clone(),
+                    "HMAC algorithms need jwt.hmac-secret (a shared secret configured on purpose)"
+                        .into(),
+                );
             }
         }
         if let Some(secret) = &self.jwt.hmac_secret {
             if secret.expose().len() < 32 {
-                problem("jwt.hmac-secret", "***".into(), "an HMAC secret must be at least 32 bytes (RFC 7518 §3.2)".into());
+                problem(
+                    "jwt.hmac-secret",
+                    "***".into(),
+                    "an HMAC secret must be at least 32 bytes (RFC 7518 §3.2)".into(),
+                );
             }
             if !self.jwt.algorithms.iter().any(|a| a.starts_with("HS")) {
                 problem("jwt.hmac-secret", "***".into(), "set, but jwt.algorithms lists no HS256/HS384/HS512: add the one your issuer uses".into());
@@ -265,7 +301,11 @@ impl PortcullisConfig {
             );
         }
         if self.http.timeout.is_zero() || self.http.connect_timeout.is_zero() {
-            problem("http.timeout", format!("{:?}", self.http.timeout), "timeouts must be above zero".into());
+            problem(
+                "http.timeout",
+                format!("{:?}", self.http.timeout),
+                "timeouts must be above zero".into(),
+            );
         }
         problems
     }
@@ -303,15 +343,21 @@ pub mod duration {
     /// Parses `"500ms"`, `"30s"`, `"10m"`, `"1h"` or `"30"` (seconds).
     pub fn parse(text: &str) -> Result<Duration, String> {
         let text = text.trim();
-        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
         let (number, unit) = text.split_at(split);
-        let n: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration (write 30s, 10m, 500ms)"))?;
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a duration (write 30s, 10m, 500ms)"))?;
         match unit.trim() {
             "" | "s" => Ok(Duration::from_secs(n)),
             "ms" => Ok(Duration::from_millis(n)),
             "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
             "h" => Ok(Duration::from_secs(n.saturating_mul(3600))),
-            other => Err(format!("`{other}` is not a duration unit (use ms, s, m or h)")),
+            other => Err(format!(
+                "`{other}` is not a duration unit (use ms, s, m or h)"
+            )),
         }
     }
 
@@ -351,7 +397,13 @@ mod tests {
     fn defaults_are_secure() {
         let config = PortcullisConfig::default();
         assert_eq!(config.mode, Mode::Jwt);
-        assert!(!config.jwt.algorithms.iter().any(|a| a.starts_with("HS") || a == "none"));
+        assert!(
+            !config
+                .jwt
+                .algorithms
+                .iter()
+                .any(|a| a.starts_with("HS") || a == "none")
+        );
         assert_eq!(config.jwt.leeway, Duration::from_secs(60));
         assert_eq!(config.jwks.unknown_kid_cooldown, Duration::from_secs(30));
         assert!(!config.token.allow_query_parameter);
@@ -377,13 +429,18 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors() {
-        let error = parse(serde_json::json!({"audiance": "x"})).unwrap_err().to_string();
+        let error = parse(serde_json::json!({"audiance": "x"}))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("unknown field `audiance`"), "{error}");
     }
 
     #[test]
     fn check_refuses_none_unknown_and_unkeyed_hmac_algorithms() {
-        let config = parse(serde_json::json!({"audience": "a", "jwt": {"algorithms": ["NONE", "RS999", "HS256"]}})).unwrap();
+        let config = parse(
+            serde_json::json!({"audience": "a", "jwt": {"algorithms": ["NONE", "RS999", "HS256"]}}),
+        )
+        .unwrap();
         let reasons: Vec<_> = config.check().into_iter().map(|p| p.reason).collect();
         assert!(reasons[0].contains("never accepted"));
         assert!(reasons[1].contains("unknown algorithm"));
@@ -398,8 +455,15 @@ mod tests {
         }))
         .unwrap();
         let problems = config.check();
-        assert!(problems.iter().any(|p| p.key == "issuer" && p.reason.contains("https")));
-        let secret = problems.iter().find(|p| p.key == "jwt.hmac-secret").unwrap();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.key == "issuer" && p.reason.contains("https"))
+        );
+        let secret = problems
+            .iter()
+            .find(|p| p.key == "jwt.hmac-secret")
+            .unwrap();
         assert_eq!(secret.value, "***");
         assert!(!format!("{problems:?}").contains("short-secret"));
     }

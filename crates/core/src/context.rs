@@ -33,7 +33,10 @@ pub struct AuthRejection {
 impl AuthRejection {
     /// Wraps an error with the request's context.
     pub fn new(error: AuthError, context: Option<&AuthContext>) -> Self {
-        Self { error, context: context.cloned() }
+        Self {
+            error,
+            context: context.cloned(),
+        }
     }
 
     /// The error that the Principal extractor (or an authorization layer) raises when the route
@@ -42,7 +45,10 @@ impl AuthRejection {
         let error = AuthError::misconfigured(format!(
             "{what} is used on a route that the Portcullis authentication layer does not cover; add .layer(portcullis.layer()) to the router that holds it"
         ));
-        Self { error, context: None }
+        Self {
+            error,
+            context: None,
+        }
     }
 
     /// The error.
@@ -66,7 +72,9 @@ pub fn log_error(error: &AuthError) {
     let description = error.description();
     let detail = error.detail().unwrap_or("");
     match error.kind() {
-        ErrorKind::MissingToken => tracing::debug!(target: "portcullis", status = 401, "request without bearer token"),
+        ErrorKind::MissingToken => {
+            tracing::debug!(target: "portcullis", status = 401, "request without bearer token")
+        }
         ErrorKind::InvalidRequest | ErrorKind::InvalidToken | ErrorKind::InsufficientScope => {
             tracing::info!(target: "portcullis", status = error.status().as_u16(), kind = ?error.kind(), reason = %description, "request refused")
         }

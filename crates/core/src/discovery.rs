@@ -31,7 +31,9 @@ pub enum IssuerUrlError {
     #[error("not an absolute URL: {0}")]
     Invalid(String),
     /// `http` on a host that is not loopback.
-    #[error("the issuer must use https (plain http is allowed only for loopback hosts 127.0.0.0/8, ::1 and localhost, or with portcullis.dangerous.allow-http-issuer = true)")]
+    #[error(
+        "the issuer must use https (plain http is allowed only for loopback hosts 127.0.0.0/8, ::1 and localhost, or with portcullis.dangerous.allow-http-issuer = true)"
+    )]
     InsecureScheme,
     /// Neither http nor https.
     #[error("the scheme `{0}` is not http or https")]
@@ -64,7 +66,10 @@ impl IssuerUrl {
         if url.host().is_none() {
             return Err(IssuerUrlError::Invalid("no host".into()));
         }
-        Ok(Self { text: text.to_owned(), url })
+        Ok(Self {
+            text: text.to_owned(),
+            url,
+        })
     }
 
     /// The identifier as configured.
@@ -79,13 +84,19 @@ impl IssuerUrl {
 
     /// `{issuer}/.well-known/openid-configuration` (OpenID Connect Discovery §4).
     pub fn openid_configuration_url(&self) -> String {
-        format!("{}/.well-known/openid-configuration", self.text.trim_end_matches('/'))
+        format!(
+            "{}/.well-known/openid-configuration",
+            self.text.trim_end_matches('/')
+        )
     }
 
     /// `{origin}/.well-known/oauth-authorization-server{path}` (RFC 8414 §3.1).
     pub fn oauth_metadata_url(&self) -> String {
         let path = self.url.path().trim_end_matches('/');
-        format!("{}/.well-known/oauth-authorization-server{path}", self.url.origin().ascii_serialization())
+        format!(
+            "{}/.well-known/oauth-authorization-server{path}",
+            self.url.origin().ascii_serialization()
+        )
     }
 }
 
@@ -139,7 +150,12 @@ pub struct Discovery {
 impl Discovery {
     /// Discovery for `issuer`. After a failure, the next attempt waits `retry_backoff`; until
     /// then requests get the same error at once.
-    pub fn new(issuer: IssuerUrl, http: HttpClient, clock: Arc<dyn Clock>, retry_backoff: Duration) -> Self {
+    pub fn new(
+        issuer: IssuerUrl,
+        http: HttpClient,
+        clock: Arc<dyn Clock>,
+        retry_backoff: Duration,
+    ) -> Self {
         Self {
             issuer,
             http,
@@ -188,7 +204,10 @@ impl Discovery {
 
     /// The metadata if it was fetched already.
     pub fn cached(&self) -> Option<Arc<ProviderMetadata>> {
-        self.cached.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.cached
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn recent_failure(&self) -> Option<AuthError> {
@@ -206,7 +225,9 @@ impl Discovery {
                 let oauth_url = self.issuer.oauth_metadata_url();
                 match self.http.get_json::<ProviderMetadata>(&oauth_url).await {
                     Ok(fetched) => fetched.value,
-                    Err(FetchError::Status { status: second, .. }) if (400..500).contains(&second) => {
+                    Err(FetchError::Status { status: second, .. })
+                        if (400..500).contains(&second) =>
+                    {
                         return Err(AuthError::misconfigured(format!(
                             "portcullis.issuer = {:?} has no discovery document: {oidc_url} answered {status} and {oauth_url} answered {second}; check the issuer (or set portcullis.jwks-uri)",
                             self.issuer.as_str()
@@ -230,7 +251,8 @@ fn check_issuer(configured: &IssuerUrl, metadata: &ProviderMetadata) -> Result<(
     if metadata.issuer == configured.as_str() {
         return Ok(());
     }
-    let hint = if metadata.issuer.trim_end_matches('/') == configured.as_str().trim_end_matches('/') {
+    let hint = if metadata.issuer.trim_end_matches('/') == configured.as_str().trim_end_matches('/')
+    {
         " (they differ only by a trailing slash: write portcullis.issuer exactly as the IdP does)"
     } else {
         ""
@@ -248,29 +270,57 @@ mod tests {
 
     #[test]
     fn issuer_scheme_rules() {
-        for ok in ["https://idp.example.com", "http://127.0.0.1:9000", "http://127.5.6.7", "http://[::1]:80/x", "http://LOCALHOST:1"] {
+        for ok in [
+            "https://idp.example.com",
+            "http://127.0.0.1:9000",
+            "http://127.5.6.7",
+            "http://[::1]:80/x",
+            "http://LOCALHOST:1",
+        ] {
             assert!(IssuerUrl::parse(ok, false).is_ok(), "{ok}");
         }
-        assert_eq!(IssuerUrl::parse("http://idp.example.com", false), Err(IssuerUrlError::InsecureScheme));
+        assert_eq!(
+            IssuerUrl::parse("http://idp.example.com", false),
+            Err(IssuerUrlError::InsecureScheme)
+        );
         assert!(IssuerUrl::parse("http://idp.example.com", true).is_ok());
-        assert!(matches!(IssuerUrl::parse("ftp://idp", false), Err(IssuerUrlError::Scheme(_))));
-        assert_eq!(IssuerUrl::parse("https://idp/?a=b", false), Err(IssuerUrlError::QueryOrFragment));
-        assert!(matches!(IssuerUrl::parse("idp.example.com", false), Err(IssuerUrlError::Invalid(_))));
+        assert!(matches!(
+            IssuerUrl::parse("ftp://idp", false),
+            Err(IssuerUrlError::Scheme(_))
+        ));
+        assert_eq!(
+            IssuerUrl::parse("https://idp/?a=b", false),
+            Err(IssuerUrlError::QueryOrFragment)
+        );
+        assert!(matches!(
+            IssuerUrl::parse("idp.example.com", false),
+            Err(IssuerUrlError::Invalid(_))
+        ));
     }
 
     #[test]
     fn well_known_urls_follow_oidc_and_rfc8414() {
         let issuer = IssuerUrl::parse("https://idp.example.com/oauth2/default/", false).unwrap();
-        assert_eq!(issuer.openid_configuration_url(), "https://idp.example.com/oauth2/default/.well-known/openid-configuration");
-        assert_eq!(issuer.oauth_metadata_url(), "https://idp.example.com/.well-known/oauth-authorization-server/oauth2/default");
+        assert_eq!(
+            issuer.openid_configuration_url(),
+            "https://idp.example.com/oauth2/default/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            issuer.oauth_metadata_url(),
+            "https://idp.example.com/.well-known/oauth-authorization-server/oauth2/default"
+        );
         let root = IssuerUrl::parse("https://idp.example.com", false).unwrap();
-        assert_eq!(root.oauth_metadata_url(), "https://idp.example.com/.well-known/oauth-authorization-server");
+        assert_eq!(
+            root.oauth_metadata_url(),
+            "https://idp.example.com/.well-known/oauth-authorization-server"
+        );
     }
 
     #[test]
     fn issuer_mismatch_explains_a_trailing_slash() {
         let issuer = IssuerUrl::parse("https://idp.example.com/", false).unwrap();
-        let metadata: ProviderMetadata = serde_json::from_str(r#"{"issuer":"https://idp.example.com"}"#).unwrap();
+        let metadata: ProviderMetadata =
+            serde_json::from_str(r#"{"issuer":"https://idp.example.com"}"#).unwrap();
         let error = check_issuer(&issuer, &metadata).unwrap_err();
         assert!(error.detail().unwrap().contains("trailing slash"));
     }

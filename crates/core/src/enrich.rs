@@ -11,7 +11,11 @@ use crate::validate::BoxFuture;
 /// Adds information to a validated principal. Enrichment never grants scopes.
 pub trait Enricher: Send + Sync + 'static {
     /// Returns the enriched principal, or an error when policy says the request must fail.
-    fn enrich<'a>(&'a self, principal: Principal, request: &'a Parts) -> BoxFuture<'a, Result<Principal, AuthError>>;
+    fn enrich<'a>(
+        &'a self,
+        principal: Principal,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Principal, AuthError>>;
 }
 
 /// The default: the principal as validated.
@@ -19,13 +23,21 @@ pub trait Enricher: Send + Sync + 'static {
 pub struct NoEnrichment;
 
 impl Enricher for NoEnrichment {
-    fn enrich<'a>(&'a self, principal: Principal, _request: &'a Parts) -> BoxFuture<'a, Result<Principal, AuthError>> {
+    fn enrich<'a>(
+        &'a self,
+        principal: Principal,
+        _request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Principal, AuthError>> {
         Box::pin(std::future::ready(Ok(principal)))
     }
 }
 
 impl<T: Enricher + ?Sized> Enricher for Arc<T> {
-    fn enrich<'a>(&'a self, principal: Principal, request: &'a Parts) -> BoxFuture<'a, Result<Principal, AuthError>> {
+    fn enrich<'a>(
+        &'a self,
+        principal: Principal,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Principal, AuthError>> {
         (**self).enrich(principal, request)
     }
 }

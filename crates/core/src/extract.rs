@@ -25,7 +25,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
             return Ok(principal.clone());
         }
         match parts.extensions.get::<AuthContext>() {
-            Some(context) => Err(AuthRejection::new(AuthError::missing_token(), Some(context))),
+            Some(context) => Err(AuthRejection::new(
+                AuthError::missing_token(),
+                Some(context),
+            )),
             None => Err(AuthRejection::layer_missing("the Principal extractor")),
         }
     }
@@ -35,13 +38,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
     type Rejection = AuthRejection;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
         if let Some(principal) = parts.extensions.get::<Principal>() {
             return Ok(Some(principal.clone()));
         }
         match parts.extensions.get::<AuthContext>() {
             Some(_) => Ok(None),
-            None => Err(AuthRejection::layer_missing("the Option<Principal> extractor")),
+            None => Err(AuthRejection::layer_missing(
+                "the Option<Principal> extractor",
+            )),
         }
     }
 }

@@ -116,8 +116,14 @@ impl HttpClient {
 
     /// GETs `url` (with `Accept: application/json`) and parses the body.
     pub async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<Fetched<T>, FetchError> {
-        let request = self.client.get(url).header(http::header::ACCEPT, "application/json");
-        let response = request.send().await.map_err(|e| self.transport_error(url, &e))?;
+        let request = self
+            .client
+            .get(url)
+            .header(http::header::ACCEPT, "application/json");
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.transport_error(url, &e))?;
         let max_age = response
             .headers()
             .get(http::header::CACHE_CONTROL)
@@ -126,22 +132,42 @@ impl HttpClient {
         let status = response.status();
         let body = self.read_body(url, response).await?;
         if !status.is_success() {
-            return Err(FetchError::Status { url: url.to_owned(), status: status.as_u16(), body: body_excerpt(&body) });
+            return Err(FetchError::Status {
+                url: url.to_owned(),
+                status: status.as_u16(),
+                body: body_excerpt(&body),
+            });
         }
-        let value = serde_json::from_slice(&body)
-            .map_err(|e| FetchError::InvalidJson { url: url.to_owned(), reason: e.to_string() })?;
+        let value = serde_json::from_slice(&body).map_err(|e| FetchError::InvalidJson {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
         Ok(Fetched { value, max_age })
     }
 
     /// Reads a body, refusing more than the configured limit.
-    pub async fn read_body(&self, url: &str, mut response: reqwest::Response) -> Result<Bytes, FetchError> {
+    pub async fn read_body(
+        &self,
+        url: &str,
+        mut response: reqwest::Response,
+    ) -> Result<Bytes, FetchError> {
         let limit = self.settings.max_response_bytes;
-        let too_large = || FetchError::TooLarge { url: url.to_owned(), limit };
-        if response.content_length().is_some_and(|len| len > limit as u64) {
+        let too_large = || FetchError::TooLarge {
+            url: url.to_owned(),
+            limit,
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > limit as u64)
+        {
             return Err(too_large());
         }
         let mut body = BytesMut::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.transport_error(url, &e))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(url, &e))?
+        {
             if body.len() + chunk.len() > limit {
                 return Err(too_large());
             }
@@ -153,7 +179,10 @@ impl HttpClient {
     /// Classifies a transport error.
     pub fn transport_error(&self, url: &str, error: &reqwest::Error) -> FetchError {
         if error.is_timeout() {
-            FetchError::Timeout { url: url.to_owned(), timeout: self.settings.timeout }
+            FetchError::Timeout {
+                url: url.to_owned(),
+                timeout: self.settings.timeout,
+            }
         } else {
             let mut reason = error.to_string();
             let mut source = std::error::Error::source(error);
@@ -162,14 +191,20 @@ impl HttpClient {
                 reason.push_str(&inner.to_string());
                 source = inner.source();
             }
-            FetchError::Connect { url: url.to_owned(), reason }
+            FetchError::Connect {
+                url: url.to_owned(),
+                reason,
+            }
         }
     }
 }
 
 /// The first 200 characters of a body, printable, for error messages.
 pub fn body_excerpt(body: &[u8]) -> String {
-    String::from_utf8_lossy(&body[..body.len().min(200)]).chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    String::from_utf8_lossy(&body[..body.len().min(200)])
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// `max-age` from a `Cache-Control` value; `no-store`/`no-cache` count as zero.
@@ -181,7 +216,11 @@ pub fn parse_max_age(value: &str) -> Option<Duration> {
             return Some(Duration::ZERO);
         }
         if let Some(seconds) = lower.strip_prefix("max-age=") {
-            max_age = seconds.trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
+            max_age = seconds
+                .trim_matches('"')
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs);
         }
     }
     max_age
@@ -193,8 +232,14 @@ mod tests {
 
     #[test]
     fn cache_control_max_age_is_parsed() {
-        assert_eq!(parse_max_age("public, max-age=300"), Some(Duration::from_secs(300)));
-        assert_eq!(parse_max_age("max-age=\"60\", must-revalidate"), Some(Duration::from_secs(60)));
+        assert_eq!(
+            parse_max_age("public, max-age=300"),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            parse_max_age("max-age=\"60\", must-revalidate"),
+            Some(Duration::from_secs(60))
+        );
         assert_eq!(parse_max_age("no-store"), Some(Duration::ZERO));
         assert_eq!(parse_max_age("public"), None);
         assert_eq!(parse_max_age("max-age=banana"), None);

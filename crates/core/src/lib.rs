@@ -33,6 +33,7 @@ pub mod validate;
 pub use authorize::Authorizer;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::PortcullisConfig;
+pub use context::{AuthContext, AuthRejection};
 pub use discovery::{Discovery, IssuerUrl, ProviderMetadata};
 pub use enrich::{Enricher, NoEnrichment};
 pub use error::{AuthError, ErrorKind, ErrorRenderer, Rfc6750Renderer};
@@ -41,7 +42,6 @@ pub use resolve::{HeaderTokenResolver, TokenResolver};
 pub use scope::{ScopePolicy, ScopeToken, Scopes};
 pub use secret::{BearerToken, Secret};
 pub use validate::{BoxFuture, TokenValidator};
-pub use context::{AuthContext, AuthRejection};
 
 pub mod context;
 #[cfg(feature = "axum")]

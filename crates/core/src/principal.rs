@@ -43,19 +43,32 @@ impl Principal {
         let string = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
         let subject = string("sub");
         let issuer = string("iss").unwrap_or_default();
-        let client_id = ["client_id", "azp", "cid", "appid"].iter().find_map(|name| string(name));
+        let client_id = ["client_id", "azp", "cid", "appid"]
+            .iter()
+            .find_map(|name| string(name));
         let mut scopes = match claims.get("scope") {
             Some(Value::String(s)) => Scopes::from_space_delimited(s),
             Some(Value::Array(items)) => scopes_from_array(items),
             _ => Scopes::empty(),
         };
         match claims.get("scp") {
-            Some(Value::String(s)) => scopes.extend(Scopes::from_space_delimited(s).iter().cloned()),
+            Some(Value::String(s)) => {
+                scopes.extend(Scopes::from_space_delimited(s).iter().cloned())
+            }
             Some(Value::Array(items)) => scopes.extend(scopes_from_array(items).iter().cloned()),
             _ => {}
         }
         let expires_at = claims.get("exp").and_then(numeric_date);
-        Self(Arc::new(Inner { subject, issuer, client_id, scopes, expires_at, claims, userinfo: None, token }))
+        Self(Arc::new(Inner {
+            subject,
+            issuer,
+            client_id,
+            scopes,
+            expires_at,
+            claims,
+            userinfo: None,
+            token,
+        }))
     }
 
     /// The subject (`sub`): who the token is about. Client-credentials tokens of some IdPs have
@@ -142,14 +155,20 @@ impl Principal {
 }
 
 fn scopes_from_array(items: &[Value]) -> Scopes {
-    items.iter().filter_map(Value::as_str).filter_map(|s| ScopeToken::new(s).ok()).collect()
+    items
+        .iter()
+        .filter_map(Value::as_str)
+        .filter_map(|s| ScopeToken::new(s).ok())
+        .collect()
 }
 
 /// A JSON `NumericDate`: an integer, or a float (some IdPs send `1.7e9`), truncated.
 pub fn numeric_date(value: &Value) -> Option<i64> {
     match value {
         Value::Number(n) => n.as_i64().or_else(|| {
-            n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f as i64)
+            n.as_f64()
+                .filter(|f| f.is_finite() && f.abs() < 1e15)
+                .map(|f| f as i64)
         }),
         _ => None,
     }
@@ -185,7 +204,10 @@ mod tests {
     use serde_json::json;
 
     fn principal(claims: Value) -> Principal {
-        Principal::from_validated_claims(BearerToken::new("secret-token"), claims.as_object().unwrap().clone())
+        Principal::from_validated_claims(
+            BearerToken::new("secret-token"),
+            claims.as_object().unwrap().clone(),
+        )
     }
 
     #[test]

@@ -26,7 +26,10 @@ pub struct HeaderTokenResolver {
 
 impl Default for HeaderTokenResolver {
     fn default() -> Self {
-        Self { max_token_bytes: DEFAULT_MAX_TOKEN_BYTES, allow_query: false }
+        Self {
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            allow_query: false,
+        }
     }
 }
 
@@ -51,16 +54,22 @@ impl HeaderTokenResolver {
         self
     }
 
-    fn from_header(&self, request: &Parts) -> Result<Option<BearerToken>, AuthError> {
+    fn header_token(&self, request: &Parts) -> Result<Option<BearerToken>, AuthError> {
         let mut values = request.headers.get_all(AUTHORIZATION).iter();
-        let Some(value) = values.next() else { return Ok(None) };
+        let Some(value) = values.next() else {
+            return Ok(None);
+        };
         if values.next().is_some() {
-            return Err(AuthError::invalid_request("the request has more than one Authorization header"));
+            return Err(AuthError::invalid_request(
+                "the request has more than one Authorization header",
+            ));
         }
         let bytes = value.as_bytes();
         let Some(space) = bytes.iter().position(|&b| b == b' ') else {
             if bytes.eq_ignore_ascii_case(b"bearer") {
-                return Err(AuthError::invalid_request("the Bearer credentials are empty"));
+                return Err(AuthError::invalid_request(
+                    "the Bearer credentials are empty",
+                ));
             }
             return Ok(None);
         };
@@ -73,13 +82,19 @@ impl HeaderTokenResolver {
         self.check(token).map(Some)
     }
 
-    fn from_query(&self, request: &Parts) -> Result<Option<BearerToken>, AuthError> {
-        let Some(query) = request.uri.query() else { return Ok(None) };
+    fn query_token(&self, request: &Parts) -> Result<Option<BearerToken>, AuthError> {
+        let Some(query) = request.uri.query() else {
+            return Ok(None);
+        };
         let mut found = None;
         for pair in query.split('&') {
-            let Some(value) = pair.strip_prefix("access_token=") else { continue };
+            let Some(value) = pair.strip_prefix("access_token=") else {
+                continue;
+            };
             if found.is_some() {
-                return Err(AuthError::invalid_request("the access_token query parameter appears more than once"));
+                return Err(AuthError::invalid_request(
+                    "the access_token query parameter appears more than once",
+                ));
             }
             found = Some(value);
         }
@@ -87,7 +102,10 @@ impl HeaderTokenResolver {
             // token68 characters need no percent-decoding except '+', '/' and '=' which a
             // client should have encoded; decode the three that matter.
             Some(value) => {
-                let decoded = value.replace("%2B", "+").replace("%2F", "/").replace("%3D", "=");
+                let decoded = value
+                    .replace("%2B", "+")
+                    .replace("%2F", "/")
+                    .replace("%3D", "=");
                 self.check(decoded.as_bytes()).map(Some)
             }
             None => Ok(None),
@@ -96,7 +114,9 @@ impl HeaderTokenResolver {
 
     fn check(&self, token: &[u8]) -> Result<BearerToken, AuthError> {
         if token.is_empty() {
-            return Err(AuthError::invalid_request("the Bearer credentials are empty"));
+            return Err(AuthError::invalid_request(
+                "the Bearer credentials are empty",
+            ));
         }
         if token.len() > self.max_token_bytes {
             return Err(AuthError::invalid_token(format!(
@@ -111,18 +131,19 @@ impl HeaderTokenResolver {
             ));
         }
         // is_token68 guarantees ASCII.
-        let text = std::str::from_utf8(token).map_err(|_| AuthError::invalid_request("the Bearer credentials are not ASCII"))?;
+        let text = std::str::from_utf8(token)
+            .map_err(|_| AuthError::invalid_request("the Bearer credentials are not ASCII"))?;
         Ok(BearerToken::new(text))
     }
 }
 
 impl TokenResolver for HeaderTokenResolver {
     fn resolve(&self, request: &Parts) -> Result<Option<BearerToken>, AuthError> {
-        let header = self.from_header(request)?;
+        let header = self.header_token(request)?;
         if !self.allow_query {
             return Ok(header);
         }
-        let query = self.from_query(request)?;
+        let query = self.query_token(request)?;
         match (header, query) {
             (Some(_), Some(_)) => Err(AuthError::invalid_request(
                 "the request carries a token in both the Authorization header and the query",
@@ -146,9 +167,9 @@ fn trim_spaces(mut bytes: &[u8]) -> &[u8] {
 fn is_token68(bytes: &[u8]) -> bool {
     let body_end = bytes.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
     body_end > 0
-        && bytes[..body_end]
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && bytes[..body_end].iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 #[cfg(test)]
@@ -160,7 +181,9 @@ mod tests {
     fn parts(headers: &[&[u8]], uri: &str) -> Parts {
         let mut request = Request::get(uri).body(()).unwrap();
         for value in headers {
-            request.headers_mut().append(AUTHORIZATION, HeaderValue::from_bytes(value).unwrap());
+            request
+                .headers_mut()
+                .append(AUTHORIZATION, HeaderValue::from_bytes(value).unwrap());
         }
         request.into_parts().0
     }
@@ -171,7 +194,11 @@ mod tests {
 
     #[test]
     fn resolve_when_bearer_header_then_token_whatever_the_scheme_case() {
-        for value in [&b"Bearer abc.def-ghi"[..], b"bearer abc.def-ghi", b"BEARER   abc.def-ghi  "] {
+        for value in [
+            &b"Bearer abc.def-ghi"[..],
+            b"bearer abc.def-ghi",
+            b"BEARER   abc.def-ghi  ",
+        ] {
             assert_eq!(resolve(&[value]).unwrap().unwrap().expose(), "abc.def-ghi");
         }
     }
@@ -190,9 +217,22 @@ mod tests {
 
     #[test]
     fn resolve_when_malformed_then_invalid_request() {
-        for value in [&b"Bearer"[..], b"Bearer ", b"Bearer a b", b"Bearer a\tb", b"Bearer \xff\xfe", b"Bearer =abc", b"Bearer a=b"] {
+        for value in [
+            &b"Bearer"[..],
+            b"Bearer ",
+            b"Bearer a b",
+            b"Bearer a\tb",
+            b"Bearer \xff\xfe",
+            b"Bearer =abc",
+            b"Bearer a=b",
+        ] {
             let error = resolve(&[value]).unwrap_err();
-            assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{:?}", String::from_utf8_lossy(value));
+            assert_eq!(
+                error.kind(),
+                ErrorKind::InvalidRequest,
+                "{:?}",
+                String::from_utf8_lossy(value)
+            );
         }
     }
 
@@ -207,10 +247,18 @@ mod tests {
     #[test]
     fn resolve_when_token_in_query_then_ignored_unless_enabled() {
         let request = parts(&[], "/x?access_token=abc");
-        assert!(HeaderTokenResolver::new().resolve(&request).unwrap().is_none());
+        assert!(
+            HeaderTokenResolver::new()
+                .resolve(&request)
+                .unwrap()
+                .is_none()
+        );
         let resolver = HeaderTokenResolver::new().allow_query_parameter(true);
         assert_eq!(resolver.resolve(&request).unwrap().unwrap().expose(), "abc");
         let both = parts(&[b"Bearer abc"], "/x?access_token=abc");
-        assert_eq!(resolver.resolve(&both).unwrap_err().kind(), ErrorKind::InvalidRequest);
+        assert_eq!(
+            resolver.resolve(&both).unwrap_err().kind(),
+            ErrorKind::InvalidRequest
+        );
     }
 }

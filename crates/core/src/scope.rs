@@ -10,7 +10,9 @@ pub struct ScopeToken(Box<str>);
 
 /// A string that is not a valid scope token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a valid scope token (RFC 6749 §3.3: printable ASCII, no space, `\"` or `\\`)")]
+#[error(
+    "`{0}` is not a valid scope token (RFC 6749 §3.3: printable ASCII, no space, `\"` or `\\`)"
+)]
 pub struct InvalidScope(pub String);
 
 impl ScopeToken {
@@ -77,7 +79,10 @@ impl Scopes {
     /// Parses a space-delimited `scope` value (RFC 6749 §3.3). Invalid tokens are dropped: a
     /// token cannot grant a scope that no route can name.
     pub fn from_space_delimited(value: &str) -> Self {
-        value.split(' ').filter_map(|s| ScopeToken::new(s).ok()).collect()
+        value
+            .split(' ')
+            .filter_map(|s| ScopeToken::new(s).ok())
+            .collect()
     }
 
     /// Whether the scope is granted.
@@ -174,7 +179,10 @@ impl ScopePolicy {
     /// the scopes this route names, space-delimited.
     pub fn challenge_scope(&self) -> String {
         let (Self::AllOf(list) | Self::AnyOf(list)) = self;
-        list.iter().map(ScopeToken::as_str).collect::<Vec<_>>().join(" ")
+        list.iter()
+            .map(ScopeToken::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// A sentence for `error_description`.
@@ -183,8 +191,14 @@ impl ScopePolicy {
             Self::AllOf(list) if list.len() == 1 => {
                 format!("this resource needs the scope {}", list[0])
             }
-            Self::AllOf(_) => format!("this resource needs all of the scopes {}", self.challenge_scope()),
-            Self::AnyOf(_) => format!("this resource needs one of the scopes {}", self.challenge_scope()),
+            Self::AllOf(_) => format!(
+                "this resource needs all of the scopes {}",
+                self.challenge_scope()
+            ),
+            Self::AnyOf(_) => format!(
+                "this resource needs one of the scopes {}",
+                self.challenge_scope()
+            ),
         }
     }
 }
@@ -194,7 +208,10 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    scopes.into_iter().map(|s| ScopeToken::new(s.as_ref())).collect()
+    scopes
+        .into_iter()
+        .map(|s| ScopeToken::new(s.as_ref()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -220,12 +237,32 @@ mod tests {
     #[test]
     fn policies_check_all_and_any() {
         let granted = Scopes::from_space_delimited("a b");
-        assert!(ScopePolicy::all_of(["a", "b"]).unwrap().is_satisfied_by(&granted));
-        assert!(!ScopePolicy::all_of(["a", "c"]).unwrap().is_satisfied_by(&granted));
-        assert!(ScopePolicy::any_of(["c", "b"]).unwrap().is_satisfied_by(&granted));
-        assert!(!ScopePolicy::any_of(["c", "d"]).unwrap().is_satisfied_by(&granted));
+        assert!(
+            ScopePolicy::all_of(["a", "b"])
+                .unwrap()
+                .is_satisfied_by(&granted)
+        );
+        assert!(
+            !ScopePolicy::all_of(["a", "c"])
+                .unwrap()
+                .is_satisfied_by(&granted)
+        );
+        assert!(
+            ScopePolicy::any_of(["c", "b"])
+                .unwrap()
+                .is_satisfied_by(&granted)
+        );
+        assert!(
+            !ScopePolicy::any_of(["c", "d"])
+                .unwrap()
+                .is_satisfied_by(&granted)
+        );
         let empty_any: [&str; 0] = [];
-        assert!(!ScopePolicy::any_of(empty_any).unwrap().is_satisfied_by(&granted));
+        assert!(
+            !ScopePolicy::any_of(empty_any)
+                .unwrap()
+                .is_satisfied_by(&granted)
+        );
         assert!(ScopePolicy::all_of(["bad scope"]).is_err());
     }
 }

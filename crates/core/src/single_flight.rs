@@ -20,7 +20,9 @@ pub struct SingleFlight<K, V> {
 
 impl<K, V> Default for SingleFlight<K, V> {
     fn default() -> Self {
-        Self { in_flight: Mutex::new(HashMap::new()) }
+        Self {
+            in_flight: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -45,7 +47,10 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
         loop {
             match self.join(&key) {
                 Role::Leader(sender) => {
-                    let guard = LeaderGuard { group: self, key: key.clone() };
+                    let guard = LeaderGuard {
+                        group: self,
+                        key: key.clone(),
+                    };
                     let value = make().await;
                     // Publish before removing, so a waiter never sees the entry vanish empty.
                     sender.send_replace(Some(value.clone()));
@@ -53,10 +58,10 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
                     return value;
                 }
                 Role::Follower(mut receiver) => {
-                    if let Ok(done) = receiver.wait_for(Option::is_some).await {
-                        if let Some(value) = done.as_ref() {
-                            return value.clone();
-                        }
+                    if let Ok(done) = receiver.wait_for(Option::is_some).await
+                        && let Some(value) = done.as_ref()
+                    {
+                        return value.clone();
                     }
                     // The leader was cancelled before it finished: try again, maybe as leader.
                 }
@@ -67,7 +72,10 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
     /// Waits for the call for `key` that is running now, if any; never starts one.
     pub async fn wait(&self, key: &K) -> Option<V> {
         let mut receiver = {
-            let map = self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let map = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             map.get(key)?.clone()
         };
         let done = receiver.wait_for(Option::is_some).await.ok()?;
@@ -75,7 +83,10 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
     }
 
     fn join(&self, key: &K) -> Role<V> {
-        let mut map = self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut map = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(receiver) = map.get(key) {
             return Role::Follower(receiver.clone());
         }
@@ -97,7 +108,11 @@ struct LeaderGuard<'a, K: Hash + Eq, V> {
 
 impl<K: Hash + Eq, V> Drop for LeaderGuard<'_, K, V> {
     fn drop(&mut self) {
-        let mut map = self.group.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut map = self
+            .group
+            .in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         map.remove(&self.key);
     }
 }
@@ -139,7 +154,9 @@ mod tests {
         let leader = {
             let group = group.clone();
             tokio::spawn(async move {
-                group.run(1, || async { std::future::pending::<u8>().await }).await
+                group
+                    .run(1, || async { std::future::pending::<u8>().await })
+                    .await
             })
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -149,7 +166,10 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
         leader.abort();
-        let value = tokio::time::timeout(Duration::from_secs(2), follower).await.unwrap().unwrap();
+        let value = tokio::time::timeout(Duration::from_secs(2), follower)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(value, 9);
     }
 }

@@ -21,7 +21,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// against the request that carries them.
 pub trait TokenValidator: Send + Sync + 'static {
     /// Validates `token` as carried by `request`.
-    fn validate<'a>(&'a self, token: &'a BearerToken, request: &'a Parts) -> BoxFuture<'a, Result<Principal, AuthError>>;
+    fn validate<'a>(
+        &'a self,
+        token: &'a BearerToken,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Principal, AuthError>>;
 
     /// Work to do before the first request when discovery is eager (fetch metadata and keys).
     /// The default does nothing.
@@ -36,7 +40,11 @@ pub trait TokenValidator: Send + Sync + 'static {
 }
 
 impl<T: TokenValidator + ?Sized> TokenValidator for Arc<T> {
-    fn validate<'a>(&'a self, token: &'a BearerToken, request: &'a Parts) -> BoxFuture<'a, Result<Principal, AuthError>> {
+    fn validate<'a>(
+        &'a self,
+        token: &'a BearerToken,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Principal, AuthError>> {
         (**self).validate(token, request)
     }
 

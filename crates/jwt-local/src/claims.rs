@@ -45,25 +45,36 @@ pub fn check_claims(claims: &Map<String, Value>, rules: &ClaimRules<'_>) -> Resu
                 rules.issuer
             )));
         }
-        Some(_) => return Err(AuthError::invalid_token("the token's issuer (iss) is not a string")),
+        Some(_) => {
+            return Err(AuthError::invalid_token(
+                "the token's issuer (iss) is not a string",
+            ));
+        }
     }
 
-    let exp = time_claim(claims, "exp")?.ok_or_else(|| AuthError::invalid_token("the token has no expiry (exp)"))?;
+    let exp = time_claim(claims, "exp")?
+        .ok_or_else(|| AuthError::invalid_token("the token has no expiry (exp)"))?;
     if rules.now > exp.saturating_add(rules.leeway) {
-        return Err(AuthError::invalid_token(format!("the token expired {} s ago", rules.now - exp)));
+        return Err(AuthError::invalid_token(format!(
+            "the token expired {} s ago",
+            rules.now - exp
+        )));
     }
-    if let Some(nbf) = time_claim(claims, "nbf")? {
-        if rules.now.saturating_add(rules.leeway) < nbf {
-            return Err(AuthError::invalid_token(format!("the token is not valid for another {} s (nbf)", nbf - rules.now)));
-        }
+    if let Some(nbf) = time_claim(claims, "nbf")?
+        && rules.now.saturating_add(rules.leeway) < nbf
+    {
+        return Err(AuthError::invalid_token(format!(
+            "the token is not valid for another {} s (nbf)",
+            nbf - rules.now
+        )));
     }
-    if let Some(iat) = time_claim(claims, "iat")? {
-        if iat > rules.now.saturating_add(rules.leeway) {
-            return Err(AuthError::invalid_token(format!(
-                "the token claims to be issued {} s in the future (iat); check the issuer's clock",
-                iat - rules.now
-            )));
-        }
+    if let Some(iat) = time_claim(claims, "iat")?
+        && iat > rules.now.saturating_add(rules.leeway)
+    {
+        return Err(AuthError::invalid_token(format!(
+            "the token claims to be issued {} s in the future (iat); check the issuer's clock",
+            iat - rules.now
+        )));
     }
 
     if !rules.accept_any_audience {
@@ -74,18 +85,31 @@ pub fn check_claims(claims: &Map<String, Value>, rules: &ClaimRules<'_>) -> Resu
 
 fn check_audience(claims: &Map<String, Value>, rules: &ClaimRules<'_>) -> Result<(), AuthError> {
     let audiences: Vec<&str> = match claims.get("aud") {
-        None => return Err(AuthError::invalid_token("the token has no audience (aud); this API accepts only tokens issued for it")),
+        None => {
+            return Err(AuthError::invalid_token(
+                "the token has no audience (aud); this API accepts only tokens issued for it",
+            ));
+        }
         Some(Value::String(aud)) => vec![aud.as_str()],
         Some(Value::Array(items)) => {
             let strings: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
             if strings.len() != items.len() {
-                return Err(AuthError::invalid_token("the token's audience (aud) holds a value that is not a string"));
+                return Err(AuthError::invalid_token(
+                    "the token's audience (aud) holds a value that is not a string",
+                ));
             }
             strings
         }
-        Some(_) => return Err(AuthError::invalid_token("the token's audience (aud) is not a string or a list of strings")),
+        Some(_) => {
+            return Err(AuthError::invalid_token(
+                "the token's audience (aud) is not a string or a list of strings",
+            ));
+        }
     };
-    if audiences.iter().any(|aud| rules.audiences.iter().any(|ok| ok == aud)) {
+    if audiences
+        .iter()
+        .any(|aud| rules.audiences.iter().any(|ok| ok == aud))
+    {
         return Ok(());
     }
     let shown = printable(&audiences.join(" "));
@@ -102,8 +126,13 @@ fn check_audience(claims: &Map<String, Value>, rules: &ClaimRules<'_>) -> Result
 
 /// Markers only an ID token carries (nonce, at_hash, c_hash; Keycloak's `typ: "ID"` claim).
 fn looks_like_id_token(claims: &Map<String, Value>) -> bool {
-    ID_TOKEN_ONLY_CLAIMS.iter().any(|name| claims.contains_key(*name))
-        || claims.get("typ").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("ID"))
+    ID_TOKEN_ONLY_CLAIMS
+        .iter()
+        .any(|name| claims.contains_key(*name))
+        || claims
+            .get("typ")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("ID"))
 }
 
 /// Weaker signs, used only to explain an audience failure: no scope at all, or `azp` / `auth_time`
@@ -116,9 +145,11 @@ fn may_be_id_token(claims: &Map<String, Value>) -> bool {
 fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, AuthError> {
     match claims.get(name) {
         None => Ok(None),
-        Some(value) => numeric_date(value)
-            .map(Some)
-            .ok_or_else(|| AuthError::invalid_token(format!("the token's {name} is not a NumericDate (seconds since 1970)"))),
+        Some(value) => numeric_date(value).map(Some).ok_or_else(|| {
+            AuthError::invalid_token(format!(
+                "the token's {name} is not a NumericDate (seconds since 1970)"
+            ))
+        }),
     }
 }
 
@@ -142,7 +173,8 @@ mod tests {
 
     fn check(claims: Value) -> Result<(), String> {
         let audiences = vec!["api".to_string(), "api2".to_string()];
-        check_claims(claims.as_object().unwrap(), &rules(&audiences)).map_err(|e| e.description().to_string())
+        check_claims(claims.as_object().unwrap(), &rules(&audiences))
+            .map_err(|e| e.description().to_string())
     }
 
     fn good() -> Value {
@@ -170,12 +202,21 @@ mod tests {
     fn each_claim_failure_says_what_is_wrong() {
         let cases = [
             (without(good(), "iss"), "no issuer"),
-            (with(good(), "iss", json!("https://evil")), "issued by https://evil"),
+            (
+                with(good(), "iss", json!("https://evil")),
+                "issued by https://evil",
+            ),
             (with(good(), "iss", json!(["https://idp"])), "not a string"),
             (without(good(), "exp"), "no expiry"),
-            (with(good(), "exp", json!("soon")), "exp is not a NumericDate"),
+            (
+                with(good(), "exp", json!("soon")),
+                "exp is not a NumericDate",
+            ),
             (with(good(), "exp", json!(NOW - 61)), "expired 61 s ago"),
-            (with(good(), "nbf", json!(NOW + 120)), "not valid for another 120 s"),
+            (
+                with(good(), "nbf", json!(NOW + 120)),
+                "not valid for another 120 s",
+            ),
             (with(good(), "iat", json!(NOW + 3600)), "in the future"),
             (without(good(), "aud"), "no audience"),
             (with(good(), "aud", json!("other")), "another audience"),
@@ -200,7 +241,10 @@ mod tests {
         // An ID token with no marker at all: the audience check explains.
         let bare = json!({"iss": "https://idp", "aud": "web-client", "exp": NOW + 300, "iat": NOW, "sub": "alice"});
         let error = check(bare).unwrap_err();
-        assert!(error.contains("an ID token's audience is the client"), "{error}");
+        assert!(
+            error.contains("an ID token's audience is the client"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -47,31 +47,47 @@ impl<'a> CompactJws<'a> {
                     "the token is not a JWT; this API validates JWT access tokens locally (opaque tokens need introspection)",
                 ));
             }
-            _ => return Err(AuthError::invalid_token("the token is malformed: a signed JWT has three dot-separated parts")),
+            _ => {
+                return Err(AuthError::invalid_token(
+                    "the token is malformed: a signed JWT has three dot-separated parts",
+                ));
+            }
         }
         let (signing_input, signature) = token.rsplit_once('.').ok_or_else(malformed)?;
         let (header_b64, payload) = signing_input.split_once('.').ok_or_else(malformed)?;
         if header_b64.is_empty() || payload.is_empty() {
             return Err(malformed());
         }
-        let header = decode_json_object(header_b64)
-            .map_err(|why| AuthError::invalid_token(format!("the token header is malformed: {why}")))?;
-        Ok(Self { signing_input, payload, signature, header })
+        let header = decode_json_object(header_b64).map_err(|why| {
+            AuthError::invalid_token(format!("the token header is malformed: {why}"))
+        })?;
+        Ok(Self {
+            signing_input,
+            payload,
+            signature,
+            header,
+        })
     }
 
     /// Decodes the payload, after the signature was verified.
     pub fn claims(&self) -> Result<Map<String, Value>, AuthError> {
-        decode_json_object(self.payload).map_err(|why| AuthError::invalid_token(format!("the token claims are malformed: {why}")))
+        decode_json_object(self.payload).map_err(|why| {
+            AuthError::invalid_token(format!("the token claims are malformed: {why}"))
+        })
     }
 }
 
 fn malformed() -> AuthError {
-    AuthError::invalid_token("the token is malformed: a signed JWT has three non-empty dot-separated parts")
+    AuthError::invalid_token(
+        "the token is malformed: a signed JWT has three non-empty dot-separated parts",
+    )
 }
 
 /// Decodes base64url (no padding) JSON that must be an object.
 pub fn decode_json_object(part: &str) -> Result<Map<String, Value>, String> {
-    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| "not base64url".to_string())?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| "not base64url".to_string())?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err("not a JSON object".into()),
@@ -90,14 +106,24 @@ pub fn check_header(
 ) -> Result<JoseHeader, AuthError> {
     let alg_name = match header.get("alg") {
         Some(Value::String(alg)) => alg.as_str(),
-        Some(_) => return Err(AuthError::invalid_token("the token header's `alg` is not a string")),
+        Some(_) => {
+            return Err(AuthError::invalid_token(
+                "the token header's `alg` is not a string",
+            ));
+        }
         None => return Err(AuthError::invalid_token("the token header has no `alg`")),
     };
     if alg_name.eq_ignore_ascii_case("none") {
-        return Err(AuthError::invalid_token("unsigned tokens (alg none) are never accepted"));
+        return Err(AuthError::invalid_token(
+            "unsigned tokens (alg none) are never accepted",
+        ));
     }
-    let alg = crate::settings::parse_algorithm(alg_name)
-        .ok_or_else(|| AuthError::invalid_token(format!("the algorithm {} is not supported", printable(alg_name))))?;
+    let alg = crate::settings::parse_algorithm(alg_name).ok_or_else(|| {
+        AuthError::invalid_token(format!(
+            "the algorithm {} is not supported",
+            printable(alg_name)
+        ))
+    })?;
     let is_hmac = matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512);
     if is_hmac && !hmac_allowed.contains(&alg) {
         return Err(AuthError::invalid_token(format!(
@@ -105,10 +131,15 @@ pub fn check_header(
         )));
     }
     if !is_hmac && !allowed.contains(&alg) {
-        return Err(AuthError::invalid_token(format!("the algorithm {alg_name} is not accepted by this API")));
+        return Err(AuthError::invalid_token(format!(
+            "the algorithm {alg_name} is not accepted by this API"
+        )));
     }
     if let Some(crit) = header.get("crit") {
-        let names: Vec<&str> = crit.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let names: Vec<&str> = crit
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         return Err(AuthError::invalid_token(format!(
             "the token header marks parameters as critical (crit: {}) that this API does not understand",
             printable(&names.join(", "))
@@ -130,7 +161,11 @@ pub fn check_header(
                 }
             }
         }
-        Some(_) => return Err(AuthError::invalid_token("the token header's `typ` is not a string")),
+        Some(_) => {
+            return Err(AuthError::invalid_token(
+                "the token header's `typ` is not a string",
+            ));
+        }
     };
     if strict_typ && !typed_access_token {
         return Err(AuthError::invalid_token(
@@ -140,14 +175,32 @@ pub fn check_header(
     let kid = match header.get("kid") {
         None => None,
         Some(Value::String(kid)) => Some(kid.clone()),
-        Some(_) => return Err(AuthError::invalid_token("the token header's `kid` is not a string")),
+        Some(_) => {
+            return Err(AuthError::invalid_token(
+                "the token header's `kid` is not a string",
+            ));
+        }
     };
-    Ok(JoseHeader { alg, kid, typed_access_token })
+    Ok(JoseHeader {
+        alg,
+        kid,
+        typed_access_token,
+    })
 }
 
 /// A token-supplied string shortened and made printable for a description.
 pub fn printable(value: &str) -> String {
-    let mut out: String = value.chars().take(64).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
+    let mut out: String = value
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
     if value.chars().count() > 64 {
         out.push_str("...");
     }
@@ -165,7 +218,12 @@ mod tests {
     }
 
     fn check(value: Value) -> Result<JoseHeader, AuthError> {
-        check_header(&header(value), &[Algorithm::RS256, Algorithm::ES256], &[], false)
+        check_header(
+            &header(value),
+            &[Algorithm::RS256, Algorithm::ES256],
+            &[],
+            false,
+        )
     }
 
     #[test]
@@ -180,33 +238,75 @@ mod tests {
     fn hmac_is_refused_unless_configured() {
         let error = check(json!({"alg": "HS256"})).unwrap_err();
         assert!(error.description().contains("HMAC"));
-        let ok = check_header(&header(json!({"alg": "HS256"})), &[], &[Algorithm::HS256], false);
+        let ok = check_header(
+            &header(json!({"alg": "HS256"})),
+            &[],
+            &[Algorithm::HS256],
+            false,
+        );
         assert!(ok.is_ok());
     }
 
     #[test]
     fn typ_rules_follow_rfc9068() {
-        assert!(check(json!({"alg": "RS256", "typ": "at+jwt"})).unwrap().typed_access_token);
-        assert!(check(json!({"alg": "RS256", "typ": "application/AT+JWT"})).unwrap().typed_access_token);
-        assert!(!check(json!({"alg": "RS256", "typ": "JWT"})).unwrap().typed_access_token);
+        assert!(
+            check(json!({"alg": "RS256", "typ": "at+jwt"}))
+                .unwrap()
+                .typed_access_token
+        );
+        assert!(
+            check(json!({"alg": "RS256", "typ": "application/AT+JWT"}))
+                .unwrap()
+                .typed_access_token
+        );
+        assert!(
+            !check(json!({"alg": "RS256", "typ": "JWT"}))
+                .unwrap()
+                .typed_access_token
+        );
         assert!(!check(json!({"alg": "RS256"})).unwrap().typed_access_token);
         let error = check(json!({"alg": "RS256", "typ": "logout+jwt"})).unwrap_err();
         assert!(error.description().contains("logout+jwt"));
-        let strict = check_header(&header(json!({"alg": "RS256", "typ": "JWT"})), &[Algorithm::RS256], &[], true);
+        let strict = check_header(
+            &header(json!({"alg": "RS256", "typ": "JWT"})),
+            &[Algorithm::RS256],
+            &[],
+            true,
+        );
         assert!(strict.unwrap_err().description().contains("at+jwt"));
     }
 
     #[test]
     fn unknown_crit_and_algorithms_outside_the_list_are_refused() {
         assert!(check(json!({"alg": "RS256", "crit": ["exp"]})).is_err());
-        assert!(check(json!({"alg": "PS512"})).unwrap_err().description().contains("not accepted"));
-        assert!(check(json!({"alg": "XX1"})).unwrap_err().description().contains("not supported"));
+        assert!(
+            check(json!({"alg": "PS512"}))
+                .unwrap_err()
+                .description()
+                .contains("not accepted")
+        );
+        assert!(
+            check(json!({"alg": "XX1"}))
+                .unwrap_err()
+                .description()
+                .contains("not supported")
+        );
     }
 
     #[test]
     fn split_names_jwe_and_opaque_tokens() {
-        assert!(CompactJws::split("a.b.c.d.e").unwrap_err().description().contains("JWE"));
-        assert!(CompactJws::split("opaque-token").unwrap_err().description().contains("not a JWT"));
+        assert!(
+            CompactJws::split("a.b.c.d.e")
+                .unwrap_err()
+                .description()
+                .contains("JWE")
+        );
+        assert!(
+            CompactJws::split("opaque-token")
+                .unwrap_err()
+                .description()
+                .contains("not a JWT")
+        );
         let error = CompactJws::split("!!!.e30.sig").unwrap_err();
         assert_eq!(error.kind(), ErrorKind::InvalidToken);
         assert!(CompactJws::split("e30..sig").is_err());

@@ -10,8 +10,14 @@ use serde_json::Value;
 /// Smallest RSA modulus accepted (RFC 7518 §3.3, RFC 8725).
 pub const MIN_RSA_BITS: usize = 2048;
 
-const RSA_ALGORITHMS: [Algorithm; 6] =
-    [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512, Algorithm::PS256, Algorithm::PS384, Algorithm::PS512];
+const RSA_ALGORITHMS: [Algorithm; 6] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+];
 
 /// One key that can verify signatures, with the algorithms it may verify.
 pub struct VerificationKey {
@@ -26,7 +32,10 @@ pub struct VerificationKey {
 
 impl std::fmt::Debug for VerificationKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerificationKey").field("kid", &self.kid).field("algorithms", &self.algorithms).finish()
+        f.debug_struct("VerificationKey")
+            .field("kid", &self.kid)
+            .field("algorithms", &self.algorithms)
+            .finish()
     }
 }
 
@@ -52,7 +61,8 @@ impl KeySet {
                 Ok(key) => set.keys.push(key),
                 Err(reason) => {
                     let kid = jwk.get("kid").and_then(Value::as_str).unwrap_or("-");
-                    set.skipped.push(format!("key #{index} (kid {kid}): {reason}"));
+                    set.skipped
+                        .push(format!("key #{index} (kid {kid}): {reason}"));
                 }
             }
         }
@@ -75,64 +85,83 @@ fn parse_key(jwk: &Value, allowed: &[Algorithm]) -> Result<VerificationKey, Stri
     if !jwk.is_object() {
         return Err("not a JSON object".into());
     }
-    if let Some(usage) = jwk.get("use") {
-        if usage.as_str() != Some("sig") {
-            return Err(format!("`use` is {usage}, not \"sig\""));
-        }
+    if let Some(usage) = jwk.get("use")
+        && usage.as_str() != Some("sig")
+    {
+        return Err(format!("`use` is {usage}, not \"sig\""));
     }
     if let Some(ops) = jwk.get("key_ops") {
-        let verifies = ops.as_array().is_some_and(|ops| ops.iter().any(|op| op.as_str() == Some("verify")));
+        let verifies = ops
+            .as_array()
+            .is_some_and(|ops| ops.iter().any(|op| op.as_str() == Some("verify")));
         if !verifies {
             return Err("`key_ops` does not include \"verify\"".into());
         }
     }
     let declared = match jwk.get("alg") {
         None => None,
-        Some(Value::String(name)) => {
-            Some(crate::settings::parse_algorithm(name).ok_or_else(|| format!("`alg` {name:?} is not a supported signature algorithm"))?)
-        }
+        Some(Value::String(name)) => Some(
+            crate::settings::parse_algorithm(name)
+                .ok_or_else(|| format!("`alg` {name:?} is not a supported signature algorithm"))?,
+        ),
         Some(other) => return Err(format!("`alg` is {other}, not a string")),
     };
     let kty = field("kty").ok_or("no `kty`")?;
-    let (family, key): (Vec<Algorithm>, DecodingKey) = match kty {
-        "RSA" => {
-            let n = field("n").ok_or("RSA key without `n`")?;
-            let e = field("e").ok_or("RSA key without `e`")?;
-            let bits = rsa_modulus_bits(n)?;
-            if bits < MIN_RSA_BITS {
-                return Err(format!("RSA key of {bits} bits; at least {MIN_RSA_BITS} are required"));
+    let (family, key): (Vec<Algorithm>, DecodingKey) =
+        match kty {
+            "RSA" => {
+                let n = field("n").ok_or("RSA key without `n`")?;
+                let e = field("e").ok_or("RSA key without `e`")?;
+                let bits = rsa_modulus_bits(n)?;
+                if bits < MIN_RSA_BITS {
+                    return Err(format!(
+                        "RSA key of {bits} bits; at least {MIN_RSA_BITS} are required"
+                    ));
+                }
+                let key = DecodingKey::from_rsa_components(n, e)
+                    .map_err(|e| format!("bad RSA components: {e}"))?;
+                (RSA_ALGORITHMS.to_vec(), key)
             }
-            let key = DecodingKey::from_rsa_components(n, e).map_err(|e| format!("bad RSA components: {e}"))?;
-            (RSA_ALGORITHMS.to_vec(), key)
-        }
-        "EC" => {
-            let (alg, len) = match field("crv") {
-                Some("P-256") => (Algorithm::ES256, 32),
-                Some("P-384") => (Algorithm::ES384, 48),
-                other => return Err(format!("EC curve {other:?} is not supported (P-256, P-384)")),
-            };
-            let x = field("x").ok_or("EC key without `x`")?;
-            let y = field("y").ok_or("EC key without `y`")?;
-            if decoded_len(x)? != len || decoded_len(y)? != len {
-                return Err("EC coordinates have the wrong length for the curve".into());
+            "EC" => {
+                let (alg, len) = match field("crv") {
+                    Some("P-256") => (Algorithm::ES256, 32),
+                    Some("P-384") => (Algorithm::ES384, 48),
+                    other => {
+                        return Err(format!(
+                            "EC curve {other:?} is not supported (P-256, P-384)"
+                        ));
+                    }
+                };
+                let x = field("x").ok_or("EC key without `x`")?;
+                let y = field("y").ok_or("EC key without `y`")?;
+                if decoded_len(x)? != len || decoded_len(y)? != len {
+                    return Err("EC coordinates have the wrong length for the curve".into());
+                }
+                let key = DecodingKey::from_ec_components(x, y)
+                    .map_err(|e| format!("bad EC components: {e}"))?;
+                (vec![alg], key)
             }
-            let key = DecodingKey::from_ec_components(x, y).map_err(|e| format!("bad EC components: {e}"))?;
-            (vec![alg], key)
-        }
-        "OKP" => {
-            if field("crv") != Some("Ed25519") {
-                return Err(format!("OKP curve {:?} is not supported (Ed25519)", field("crv")));
+            "OKP" => {
+                if field("crv") != Some("Ed25519") {
+                    return Err(format!(
+                        "OKP curve {:?} is not supported (Ed25519)",
+                        field("crv")
+                    ));
+                }
+                let x = field("x").ok_or("OKP key without `x`")?;
+                if decoded_len(x)? != 32 {
+                    return Err("Ed25519 key of the wrong length".into());
+                }
+                let key = DecodingKey::from_ed_components(x)
+                    .map_err(|e| format!("bad Ed25519 key: {e}"))?;
+                (vec![Algorithm::EdDSA], key)
             }
-            let x = field("x").ok_or("OKP key without `x`")?;
-            if decoded_len(x)? != 32 {
-                return Err("Ed25519 key of the wrong length".into());
-            }
-            let key = DecodingKey::from_ed_components(x).map_err(|e| format!("bad Ed25519 key: {e}"))?;
-            (vec![Algorithm::EdDSA], key)
-        }
-        "oct" => return Err("symmetric keys are never taken from a JWKS (configure jwt.hmac-secret on purpose)".into()),
-        other => return Err(format!("key type {other:?} is not supported")),
-    };
+            "oct" => return Err(
+                "symmetric keys are never taken from a JWKS (configure jwt.hmac-secret on purpose)"
+                    .into(),
+            ),
+            other => return Err(format!("key type {other:?} is not supported")),
+        };
     let mut algorithms: Vec<Algorithm> = match declared {
         Some(alg) if family.contains(&alg) => vec![alg],
         Some(alg) => return Err(format!("`alg` {alg:?} does not fit key type {kty}")),
@@ -142,15 +171,24 @@ fn parse_key(jwk: &Value, allowed: &[Algorithm]) -> Result<VerificationKey, Stri
     if algorithms.is_empty() {
         return Err("none of its algorithms is in portcullis.jwt.algorithms".into());
     }
-    Ok(VerificationKey { kid: field("kid").map(str::to_owned), algorithms, key })
+    Ok(VerificationKey {
+        kid: field("kid").map(str::to_owned),
+        algorithms,
+        key,
+    })
 }
 
 fn decoded_len(b64: &str) -> Result<usize, String> {
-    URL_SAFE_NO_PAD.decode(b64).map(|v| v.len()).map_err(|_| "a key member is not base64url".into())
+    URL_SAFE_NO_PAD
+        .decode(b64)
+        .map(|v| v.len())
+        .map_err(|_| "a key member is not base64url".into())
 }
 
 fn rsa_modulus_bits(n: &str) -> Result<usize, String> {
-    let bytes = URL_SAFE_NO_PAD.decode(n).map_err(|_| "`n` is not base64url".to_string())?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(n)
+        .map_err(|_| "`n` is not base64url".to_string())?;
     let first = bytes.iter().position(|&b| b != 0).ok_or("`n` is zero")?;
     Ok((bytes.len() - first) * 8 - bytes[first].leading_zeros() as usize)
 }
@@ -161,8 +199,15 @@ mod tests {
     use serde_json::json;
 
     const ALL: [Algorithm; 9] = [
-        Algorithm::RS256, Algorithm::RS384, Algorithm::RS512, Algorithm::PS256, Algorithm::PS384,
-        Algorithm::PS512, Algorithm::ES256, Algorithm::ES384, Algorithm::EdDSA,
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
     ];
 
     fn rsa_n(bits: usize) -> String {
@@ -200,7 +245,10 @@ mod tests {
         ]});
         let set = KeySet::parse(&doc, &[Algorithm::RS256, Algorithm::PS256]).unwrap();
         assert_eq!(set.keys[0].algorithms, vec![Algorithm::PS256]);
-        assert_eq!(set.keys[1].algorithms, vec![Algorithm::RS256, Algorithm::PS256]);
+        assert_eq!(
+            set.keys[1].algorithms,
+            vec![Algorithm::RS256, Algorithm::PS256]
+        );
         assert_eq!(set.keys.len(), 2, "an RSA key claiming ES256 is skipped");
     }
 

@@ -37,7 +37,8 @@ impl JwtSettings {
         let mut algorithms = Vec::new();
         let mut hmac_algorithms = Vec::new();
         for name in &config.jwt.algorithms {
-            let alg = parse_algorithm(name).ok_or_else(|| format!("portcullis.jwt.algorithms: unknown algorithm {name:?}"))?;
+            let alg = parse_algorithm(name)
+                .ok_or_else(|| format!("portcullis.jwt.algorithms: unknown algorithm {name:?}"))?;
             if matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
                 hmac_algorithms.push(alg);
             } else {

@@ -90,7 +90,10 @@ impl JwksStore {
 
     /// The cached keys without fetching.
     pub fn cached(&self) -> Option<Arc<CachedKeys>> {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The current keys: fetched when there are none; when stale, returned as they are while a
@@ -112,9 +115,13 @@ impl JwksStore {
     /// within the cooldown; `None` when no refetch was allowed or it failed.
     pub async fn refetch_for_unknown_kid(self: &Arc<Self>) -> Option<Arc<CachedKeys>> {
         let allowed = {
-            let mut last = self.last_unknown_kid_fetch.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = self
+                .last_unknown_kid_fetch
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             let now = self.clock.now();
-            let cooling = last.is_some_and(|when| elapsed_since(now, when) < self.config.unknown_kid_cooldown);
+            let cooling = last
+                .is_some_and(|when| elapsed_since(now, when) < self.config.unknown_kid_cooldown);
             if !cooling {
                 *last = Some(now);
             }
@@ -124,7 +131,11 @@ impl JwksStore {
             return self.refresh().await.ok();
         }
         // Within the cooldown: share a refetch that is still running, never start one.
-        self.flight.wait(&()).await.and_then(Result::ok).or_else(|| self.cached())
+        self.flight
+            .wait(&())
+            .await
+            .and_then(Result::ok)
+            .or_else(|| self.cached())
     }
 
     /// Fetches now (single-flight). On failure the previous keys stay.
@@ -136,7 +147,9 @@ impl JwksStore {
         if self.flight.in_flight() > 0 || self.recent_failure().is_some() {
             return;
         }
-        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let store = Arc::clone(self);
         handle.spawn(async move {
             let _ = store.refresh().await;
@@ -159,7 +172,8 @@ impl JwksStore {
             Err(error) => {
                 let kept = self.cached().is_some();
                 tracing::warn!(error = %error, kept_previous_keys = kept, "portcullis: JWKS refresh failed");
-                *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some((self.clock.now(), error.clone()));
+                *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((self.clock.now(), error.clone()));
                 Err(error)
             }
         }
@@ -168,22 +182,32 @@ impl JwksStore {
     async fn fetch(&self) -> Result<CachedKeys, AuthError> {
         let url = match &self.source {
             KeySource::Uri(url) => url.clone(),
-            KeySource::Discovery(discovery) => discovery.metadata().await?.jwks_uri.clone().ok_or_else(|| {
-                AuthError::misconfigured(format!(
-                    "the metadata of {} has no jwks_uri; set portcullis.jwks-uri",
-                    discovery.issuer().as_str()
-                ))
-            })?,
+            KeySource::Discovery(discovery) => discovery
+                .metadata()
+                .await?
+                .jwks_uri
+                .clone()
+                .ok_or_else(|| {
+                    AuthError::misconfigured(format!(
+                        "the metadata of {} has no jwks_uri; set portcullis.jwks-uri",
+                        discovery.issuer().as_str()
+                    ))
+                })?,
         };
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        let fetched = self.http.get_json::<serde_json::Value>(&url).await.map_err(|e| match e {
-            FetchError::Status { status: 404, .. } => {
-                AuthError::misconfigured(format!("the JWKS URL {url} answered 404; check portcullis.jwks-uri or the issuer"))
-            }
-            other => AuthError::unavailable(format!("JWKS fetch failed: {other}")),
+        let fetched = self
+            .http
+            .get_json::<serde_json::Value>(&url)
+            .await
+            .map_err(|e| match e {
+                FetchError::Status { status: 404, .. } => AuthError::misconfigured(format!(
+                    "the JWKS URL {url} answered 404; check portcullis.jwks-uri or the issuer"
+                )),
+                other => AuthError::unavailable(format!("JWKS fetch failed: {other}")),
+            })?;
+        let set = KeySet::parse(&fetched.value, &self.allowed).map_err(|why| {
+            AuthError::unavailable(format!("the JWKS at {url} is unusable: {why}"))
         })?;
-        let set = KeySet::parse(&fetched.value, &self.allowed)
-            .map_err(|why| AuthError::unavailable(format!("the JWKS at {url} is unusable: {why}")))?;
         for skipped in &set.skipped {
             tracing::info!(jwks_uri = %url, "portcullis: skipped a JWKS key: {skipped}");
         }
@@ -193,10 +217,14 @@ impl JwksStore {
                 set.skipped.join("; ")
             )));
         }
-        let max_age = fetched
-            .max_age
-            .map_or(self.config.refresh_interval, |age| age.clamp(self.config.min_refresh, self.config.max_refresh));
+        let max_age = fetched.max_age.map_or(self.config.refresh_interval, |age| {
+            age.clamp(self.config.min_refresh, self.config.max_refresh)
+        });
         tracing::info!(jwks_uri = %url, keys = ?set.kids(), max_age_s = max_age.as_secs(), "portcullis: fetched the issuer's keys");
-        Ok(CachedKeys { set, fetched_at: self.clock.now(), max_age })
+        Ok(CachedKeys {
+            set,
+            fetched_at: self.clock.now(),
+            max_age,
+        })
     }
 }

@@ -28,13 +28,21 @@ pub struct JwtValidator {
 
 impl std::fmt::Debug for JwtValidator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtValidator").field("issuer", &self.settings.issuer.as_str()).field("store", &self.store).finish()
+        f.debug_struct("JwtValidator")
+            .field("issuer", &self.settings.issuer.as_str())
+            .field("store", &self.store)
+            .finish()
     }
 }
 
 impl JwtValidator {
     /// A validator whose keys come from `source`.
-    pub fn new(settings: JwtSettings, source: KeySource, http: HttpClient, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        settings: JwtSettings,
+        source: KeySource,
+        http: HttpClient,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let store = Arc::new(JwksStore::new(
             source,
             http,
@@ -44,10 +52,19 @@ impl JwtValidator {
             settings.algorithms.clone(),
         ));
         let (hmac_key, hmac_algorithms) = match &settings.hmac {
-            Some((secret, algorithms)) => (Some(DecodingKey::from_secret(secret.expose().as_bytes())), algorithms.clone()),
+            Some((secret, algorithms)) => (
+                Some(DecodingKey::from_secret(secret.expose().as_bytes())),
+                algorithms.clone(),
+            ),
             None => (None, Vec::new()),
         };
-        Self { settings, store, clock, hmac_key, hmac_algorithms }
+        Self {
+            settings,
+            store,
+            clock,
+            hmac_key,
+            hmac_algorithms,
+        }
     }
 
     /// The key store (for health checks and tests).
@@ -63,7 +80,12 @@ impl JwtValidator {
     /// Validates a token string and returns the principal.
     pub async fn validate_token(&self, token: &BearerToken) -> Result<Principal, AuthError> {
         let jws = CompactJws::split(token.expose())?;
-        let header = check_header(&jws.header, &self.settings.algorithms, &self.hmac_algorithms, self.settings.strict_typ)?;
+        let header = check_header(
+            &jws.header,
+            &self.settings.algorithms,
+            &self.hmac_algorithms,
+            self.settings.strict_typ,
+        )?;
         self.verify_signature(&jws, &header).await?;
         let claims = jws.claims()?;
         let leeway = i64::try_from(self.settings.leeway.as_secs()).unwrap_or(i64::MAX);
@@ -79,28 +101,32 @@ impl JwtValidator {
         Ok(Principal::from_validated_claims(token.clone(), claims))
     }
 
-    async fn verify_signature(&self, jws: &CompactJws<'_>, header: &JoseHeader) -> Result<(), AuthError> {
+    async fn verify_signature(
+        &self,
+        jws: &CompactJws<'_>,
+        header: &JoseHeader,
+    ) -> Result<(), AuthError> {
         if jws.signature.is_empty() {
             return Err(AuthError::invalid_token("the token has no signature"));
         }
-        if let Some(key) = &self.hmac_key {
-            if self.hmac_algorithms.contains(&header.alg) {
-                return verify(jws, key, header.alg);
-            }
+        if let Some(key) = &self.hmac_key
+            && self.hmac_algorithms.contains(&header.alg)
+        {
+            return verify(jws, key, header.alg);
         }
         let mut keys = self.store.keys().await?;
-        if let Some(kid) = &header.kid {
-            if !keys.set.has_kid(kid) {
-                keys = match self.store.refetch_for_unknown_kid().await {
-                    Some(fresh) if fresh.set.has_kid(kid) => fresh,
-                    _ => {
-                        return Err(AuthError::invalid_token(format!(
-                            "the token was signed with a key (kid {}) that the issuer does not publish",
-                            printable(kid)
-                        )));
-                    }
-                };
-            }
+        if let Some(kid) = &header.kid
+            && !keys.set.has_kid(kid)
+        {
+            keys = match self.store.refetch_for_unknown_kid().await {
+                Some(fresh) if fresh.set.has_kid(kid) => fresh,
+                _ => {
+                    return Err(AuthError::invalid_token(format!(
+                        "the token was signed with a key (kid {}) that the issuer does not publish",
+                        printable(kid)
+                    )));
+                }
+            };
         }
         let candidates: Vec<&VerificationKey> = keys
             .set
@@ -108,7 +134,11 @@ impl JwtValidator {
             .iter()
             .filter(|k| header.kid.is_none() || k.kid == header.kid)
             .collect();
-        let fitting: Vec<&VerificationKey> = candidates.iter().copied().filter(|k| k.algorithms.contains(&header.alg)).collect();
+        let fitting: Vec<&VerificationKey> = candidates
+            .iter()
+            .copied()
+            .filter(|k| k.algorithms.contains(&header.alg))
+            .collect();
         if fitting.is_empty() {
             return Err(match (&header.kid, candidates.first()) {
                 (Some(kid), Some(key)) => AuthError::invalid_token(format!(
@@ -117,7 +147,10 @@ impl JwtValidator {
                     printable(kid),
                     key.algorithms
                 )),
-                _ => AuthError::invalid_token(format!("the issuer publishes no key for the algorithm {:?}", header.alg)),
+                _ => AuthError::invalid_token(format!(
+                    "the issuer publishes no key for the algorithm {:?}",
+                    header.alg
+                )),
             });
         }
         // With a kid there is normally one key; without one, try each key of the algorithm.
@@ -140,7 +173,11 @@ fn verify(jws: &CompactJws<'_>, key: &DecodingKey, alg: Algorithm) -> Result<(),
 }
 
 impl TokenValidator for JwtValidator {
-    fn validate<'a>(&'a self, token: &'a BearerToken, _request: &'a Parts) -> BoxFuture<'a, Result<Principal, AuthError>> {
+    fn validate<'a>(
+        &'a self,
+        token: &'a BearerToken,
+        _request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Principal, AuthError>> {
         Box::pin(self.validate_token(token))
     }
 

@@ -19,7 +19,9 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::Request;
-use portcullis_core::{AuthContext, AuthError, AuthRejection, Authorizer, BoxFuture, Principal, ScopePolicy};
+use portcullis_core::{
+    AuthContext, AuthError, AuthRejection, Authorizer, BoxFuture, Principal, ScopePolicy,
+};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -56,14 +58,18 @@ pub struct AuthorizeLayer<A> {
 
 impl<A> Clone for AuthorizeLayer<A> {
     fn clone(&self) -> Self {
-        Self { authorizer: self.authorizer.clone() }
+        Self {
+            authorizer: self.authorizer.clone(),
+        }
     }
 }
 
 impl<A: Authorizer> AuthorizeLayer<A> {
     /// A layer for any authorizer.
     pub fn new(authorizer: A) -> Self {
-        Self { authorizer: Arc::new(authorizer) }
+        Self {
+            authorizer: Arc::new(authorizer),
+        }
     }
 }
 
@@ -71,7 +77,10 @@ impl<S, A> Layer<S> for AuthorizeLayer<A> {
     type Service = AuthorizeService<S, A>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthorizeService { inner, authorizer: self.authorizer.clone() }
+        AuthorizeService {
+            inner,
+            authorizer: self.authorizer.clone(),
+        }
     }
 }
 
@@ -84,7 +93,10 @@ pub struct AuthorizeService<S, A> {
 
 impl<S: Clone, A> Clone for AuthorizeService<S, A> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), authorizer: self.authorizer.clone() }
+        Self {
+            inner: self.inner.clone(),
+            authorizer: self.authorizer.clone(),
+        }
     }
 }
 
@@ -110,7 +122,8 @@ where
             (Some(principal), _) => self.authorizer.authorize(principal, &parts),
             (None, Some(_)) => Err(AuthError::missing_token()),
             (None, None) => {
-                let response = AuthRejection::layer_missing("a route requirement (require_scopes)").into_response();
+                let response = AuthRejection::layer_missing("a route requirement (require_scopes)")
+                    .into_response();
                 return Box::pin(async move { Ok(response) });
             }
         };

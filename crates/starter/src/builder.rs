@@ -6,8 +6,8 @@ use std::sync::Arc;
 use portcullis_core::config::PortcullisConfig;
 use portcullis_core::http::HttpClient;
 use portcullis_core::{
-    AuthError, Clock, Discovery, Enricher, ErrorRenderer, HeaderTokenResolver, IssuerUrl, NoEnrichment, Rfc6750Renderer,
-    SystemClock, TokenResolver, TokenValidator,
+    AuthError, Clock, Discovery, Enricher, ErrorRenderer, HeaderTokenResolver, IssuerUrl,
+    NoEnrichment, Rfc6750Renderer, SystemClock, TokenResolver, TokenValidator,
 };
 use portcullis_jwt_local::{JwtSettings, JwtValidator, KeySource};
 
@@ -80,7 +80,10 @@ pub struct PortcullisBuilder {
     enricher: Option<Arc<dyn Enricher>>,
     renderer: Option<Arc<dyn ErrorRenderer>>,
     clock: Option<Arc<dyn Clock>>,
-    #[cfg_attr(not(feature = "dev-issuer"), allow(dead_code, reason = "read only with the dev-issuer feature"))]
+    #[cfg_attr(
+        not(feature = "dev-issuer"),
+        allow(dead_code, reason = "read only with the dev-issuer feature")
+    )]
     dev_issuer_fallback: bool,
 }
 
@@ -151,7 +154,10 @@ impl PortcullisBuilder {
 
     /// Builds the pipeline. With `discovery.eager`, fetches metadata and keys first.
     pub async fn build(self) -> Result<Portcullis, StartupError> {
-        #[cfg_attr(not(feature = "dev-issuer"), allow(unused_mut, reason = "the dev issuer fills in the issuer"))]
+        #[cfg_attr(
+            not(feature = "dev-issuer"),
+            allow(unused_mut, reason = "the dev issuer fills in the issuer")
+        )]
         let mut loaded = match self.loaded {
             Some(loaded) => loaded,
             None => ConfigLoader::new().load()?,
@@ -159,7 +165,10 @@ impl PortcullisBuilder {
         #[cfg(not(feature = "dev-issuer"))]
         let dev = ();
         #[cfg(feature = "dev-issuer")]
-        let dev = if loaded.config.issuer.is_none() && self.dev_issuer_fallback && self.validator.is_none() {
+        let dev = if loaded.config.issuer.is_none()
+            && self.dev_issuer_fallback
+            && self.validator.is_none()
+        {
             Some(Arc::new(start_dev_issuer(&mut loaded.config).await?))
         } else {
             None
@@ -173,7 +182,10 @@ impl PortcullisBuilder {
 
         let validator: Arc<dyn TokenValidator> = match self.validator {
             Some(validator) => {
-                tracing::info!("portcullis: validator = {} (supplied by the application; portcullis.mode is not used)", validator.name());
+                tracing::info!(
+                    "portcullis: validator = {} (supplied by the application; portcullis.mode is not used)",
+                    validator.name()
+                );
                 validator
             }
             None => Arc::new(jwt_validator(&loaded, clock, dev_in_use(&dev))?),
@@ -186,7 +198,11 @@ impl PortcullisBuilder {
             None => {
                 tracing::info!(
                     "portcullis: tokens from the Authorization header{}, at most {} bytes (portcullis.token.*, {})",
-                    if config.token.allow_query_parameter { " and the access_token query parameter" } else { " only" },
+                    if config.token.allow_query_parameter {
+                        " and the access_token query parameter"
+                    } else {
+                        " only"
+                    },
                     config.token.max_size,
                     loaded.source_of("token.max-size"),
                 );
@@ -210,13 +226,23 @@ impl PortcullisBuilder {
         let enricher: Arc<dyn Enricher> = self.enricher.unwrap_or_else(|| Arc::new(NoEnrichment));
 
         if config.discovery.eager {
-            tracing::info!("portcullis: discovery is eager (portcullis.discovery.eager, {}): preparing before the first request", loaded.source_of("discovery.eager"));
+            tracing::info!(
+                "portcullis: discovery is eager (portcullis.discovery.eager, {}): preparing before the first request",
+                loaded.source_of("discovery.eager")
+            );
             validator.prepare().await.map_err(StartupError::Discovery)?;
         } else {
-            tracing::info!("portcullis: discovery is lazy: metadata and keys are fetched at the first request (the service starts while the IdP is down)");
+            tracing::info!(
+                "portcullis: discovery is lazy: metadata and keys are fetched at the first request (the service starts while the IdP is down)"
+            );
         }
         Ok(Portcullis {
-            pipeline: Arc::new(Pipeline { resolver, validator, enricher, renderer }),
+            pipeline: Arc::new(Pipeline {
+                resolver,
+                validator,
+                enricher,
+                renderer,
+            }),
             config: Arc::new(loaded.config),
             #[cfg(feature = "dev-issuer")]
             dev,
@@ -224,7 +250,11 @@ impl PortcullisBuilder {
     }
 }
 
-fn jwt_validator(loaded: &LoadedConfig, clock: Arc<dyn Clock>, dev: bool) -> Result<JwtValidator, StartupError> {
+fn jwt_validator(
+    loaded: &LoadedConfig,
+    clock: Arc<dyn Clock>,
+    dev: bool,
+) -> Result<JwtValidator, StartupError> {
     let config = &loaded.config;
     let Some(issuer_text) = &config.issuer else {
         return Err(ConfigErrors(vec![ConfigError {
@@ -246,34 +276,69 @@ fn jwt_validator(loaded: &LoadedConfig, clock: Arc<dyn Clock>, dev: bool) -> Res
     let issuer = IssuerUrl::parse(issuer_text, config.dangerous.allow_http_issuer)
         .map_err(|e| config_error("issuer", issuer_text, e.to_string()))?;
     let http = HttpClient::new(config.http.settings()).map_err(|e| config_error("http", "", e))?;
-    let settings = JwtSettings::from_config(config, issuer.clone()).map_err(|e| config_error("jwt.algorithms", "", e))?;
+    let settings = JwtSettings::from_config(config, issuer.clone())
+        .map_err(|e| config_error("jwt.algorithms", "", e))?;
 
-    tracing::info!("portcullis: mode = jwt: tokens are validated locally ({})", loaded.source_of("mode"));
-    let issuer_source = if dev { "the development issuer".to_owned() } else { loaded.source_of("issuer") };
+    tracing::info!(
+        "portcullis: mode = jwt: tokens are validated locally ({})",
+        loaded.source_of("mode")
+    );
+    let issuer_source = if dev {
+        "the development issuer".to_owned()
+    } else {
+        loaded.source_of("issuer")
+    };
     tracing::info!("portcullis: issuer = {} ({issuer_source})", issuer.as_str());
     if config.dangerous.accept_any_audience {
-        tracing::warn!("portcullis: DANGEROUS: any audience is accepted (portcullis.dangerous.accept-any-audience, {})", loaded.source_of("dangerous.accept-any-audience"));
+        tracing::warn!(
+            "portcullis: DANGEROUS: any audience is accepted (portcullis.dangerous.accept-any-audience, {})",
+            loaded.source_of("dangerous.accept-any-audience")
+        );
     } else {
-        tracing::info!("portcullis: audience = {:?} ({})", config.audience, loaded.source_of("audience"));
+        tracing::info!(
+            "portcullis: audience = {:?} ({})",
+            config.audience,
+            loaded.source_of("audience")
+        );
     }
-    if config.dangerous.allow_http_issuer && !issuer.is_loopback() && issuer.as_str().starts_with("http:") {
-        tracing::warn!("portcullis: DANGEROUS: plain-http issuer accepted (portcullis.dangerous.allow-http-issuer)");
+    if config.dangerous.allow_http_issuer
+        && !issuer.is_loopback()
+        && issuer.as_str().starts_with("http:")
+    {
+        tracing::warn!(
+            "portcullis: DANGEROUS: plain-http issuer accepted (portcullis.dangerous.allow-http-issuer)"
+        );
     }
     tracing::info!(
         "portcullis: algorithms = {:?}, leeway = {}s, typ at+jwt {} ({})",
         config.jwt.algorithms,
         config.jwt.leeway.as_secs(),
-        if config.jwt.strict_typ { "required" } else { "accepted, not required" },
+        if config.jwt.strict_typ {
+            "required"
+        } else {
+            "accepted, not required"
+        },
         loaded.source_of("jwt.algorithms"),
     );
     let source = match &config.jwks_uri {
         Some(uri) => {
-            tracing::info!("portcullis: keys from portcullis.jwks-uri = {uri} ({}); discovery skipped", loaded.source_of("jwks-uri"));
+            tracing::info!(
+                "portcullis: keys from portcullis.jwks-uri = {uri} ({}); discovery skipped",
+                loaded.source_of("jwks-uri")
+            );
             KeySource::Uri(uri.clone())
         }
         None => {
-            tracing::info!("portcullis: keys from discovery at {}", issuer.openid_configuration_url());
-            KeySource::Discovery(Arc::new(Discovery::new(issuer, http.clone(), clock.clone(), config.discovery.retry_backoff)))
+            tracing::info!(
+                "portcullis: keys from discovery at {}",
+                issuer.openid_configuration_url()
+            );
+            KeySource::Discovery(Arc::new(Discovery::new(
+                issuer,
+                http.clone(),
+                clock.clone(),
+                config.discovery.retry_backoff,
+            )))
         }
     };
     tracing::info!(
@@ -297,9 +362,17 @@ fn dev_in_use(_: &()) -> bool {
 }
 
 #[cfg(feature = "dev-issuer")]
-async fn start_dev_issuer(config: &mut PortcullisConfig) -> Result<crate::dev::DevIssuer, StartupError> {
-    let audience = config.audience.first().cloned().unwrap_or_else(|| "portcullis-dev".to_owned());
-    let dev = crate::dev::DevIssuer::start(audience.clone()).await.map_err(|e| StartupError::DevIssuer(e.to_string()))?;
+async fn start_dev_issuer(
+    config: &mut PortcullisConfig,
+) -> Result<crate::dev::DevIssuer, StartupError> {
+    let audience = config
+        .audience
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "portcullis-dev".to_owned());
+    let dev = crate::dev::DevIssuer::start(audience.clone())
+        .await
+        .map_err(|e| StartupError::DevIssuer(e.to_string()))?;
     tracing::warn!(
         "portcullis: NO ISSUER CONFIGURED: using the in-process DEVELOPMENT issuer at {} (audience {audience}). Anyone who can reach this process can mint tokens. Set portcullis.issuer (or PORTCULLIS_ISSUER) for anything but local development.",
         dev.issuer()
@@ -309,6 +382,9 @@ async fn start_dev_issuer(config: &mut PortcullisConfig) -> Result<crate::dev::D
         config.audience = vec![audience];
     }
     // The dev issuer answers at once; a short refresh keeps restarts of it painless.
-    config.jwks.unknown_kid_cooldown = config.jwks.unknown_kid_cooldown.min(std::time::Duration::from_secs(1));
+    config.jwks.unknown_kid_cooldown = config
+        .jwks
+        .unknown_kid_cooldown
+        .min(std::time::Duration::from_secs(1));
     Ok(dev)
 }

@@ -74,7 +74,10 @@ pub struct LoadedConfig {
 impl LoadedConfig {
     /// Configuration given in code (no sources to report).
     pub fn from_config(config: PortcullisConfig) -> Self {
-        Self { config, figment: None }
+        Self {
+            config,
+            figment: None,
+        }
     }
 
     /// Where `key` (below `portcullis`, dotted, kebab-case) got its value: a file, an environment
@@ -84,7 +87,13 @@ impl LoadedConfig {
         self.figment
             .as_ref()
             .and_then(|f| f.find_metadata(&full).map(|m| describe_source(m, &full)))
-            .unwrap_or_else(|| if self.figment.is_some() { "default".into() } else { "code".into() })
+            .unwrap_or_else(|| {
+                if self.figment.is_some() {
+                    "default".into()
+                } else {
+                    "code".into()
+                }
+            })
     }
 
     /// Turns the problems `PortcullisConfig::check` finds into errors with sources.
@@ -123,7 +132,8 @@ impl ConfigLoader {
     /// The folder from `PORTCULLIS_CONFIG_DIR` (default `config`), the profile from
     /// `PORTCULLIS_PROFILE`.
     pub fn new() -> Self {
-        let dir = std::env::var_os(CONFIG_DIR_VAR).map_or_else(|| PathBuf::from("config"), PathBuf::from);
+        let dir =
+            std::env::var_os(CONFIG_DIR_VAR).map_or_else(|| PathBuf::from("config"), PathBuf::from);
         let profile = std::env::var(PROFILE_VAR).ok().filter(|p| !p.is_empty());
         Self { dir, profile }
     }
@@ -160,15 +170,26 @@ impl ConfigLoader {
         }
         let env = Env::prefixed(ENV_PREFIX)
             .ignore(&["profile", "config_dir"])
-            .map(|key| format!("{SECTION}.{}", key.as_str().replace("__", ".").replace('_', "-")).into());
+            .map(|key| {
+                format!(
+                    "{SECTION}.{}",
+                    key.as_str().replace("__", ".").replace('_', "-")
+                )
+                .into()
+            });
         Ok(figment.merge(env))
     }
 
     /// Loads and checks the `[portcullis]` section.
     pub fn load(&self) -> Result<LoadedConfig, ConfigErrors> {
         let figment = self.figment()?;
-        let config = figment.extract_inner::<PortcullisConfig>(SECTION).map_err(|e| with_section_hint(&figment, figment_errors(&figment, e)))?;
-        let loaded = LoadedConfig { config, figment: Some(figment) };
+        let config = figment
+            .extract_inner::<PortcullisConfig>(SECTION)
+            .map_err(|e| with_section_hint(&figment, figment_errors(&figment, e)))?;
+        let loaded = LoadedConfig {
+            config,
+            figment: Some(figment),
+        };
         let problems = loaded.config.check();
         if problems.is_empty() {
             Ok(loaded)
@@ -201,16 +222,26 @@ fn figment_errors(figment: &Figment, error: figment::Error) -> ConfigErrors {
                     .unwrap_or_else(|| format!("valid keys here: {}", expected.join(", ")));
                 (path.join("."), None, format!("unknown key; {suggestion}"))
             }
-            Kind::UnknownVariant(variant, expected) => {
-                (path.join("."), Some(format!("{variant:?}")), format!("unknown value; expected one of: {}", expected.join(", ")))
-            }
+            Kind::UnknownVariant(variant, expected) => (
+                path.join("."),
+                Some(format!("{variant:?}")),
+                format!("unknown value; expected one of: {}", expected.join(", ")),
+            ),
             Kind::InvalidType(actual, expected) => {
                 let key = path.join(".");
-                (key.clone(), Some(mask(&key, actual)), format!("expected {expected}"))
+                (
+                    key.clone(),
+                    Some(mask(&key, actual)),
+                    format!("expected {expected}"),
+                )
             }
             Kind::InvalidValue(actual, expected) => {
                 let key = path.join(".");
-                (key.clone(), Some(mask(&key, actual)), format!("expected {expected}"))
+                (
+                    key.clone(),
+                    Some(mask(&key, actual)),
+                    format!("expected {expected}"),
+                )
             }
             Kind::MissingField(field) => {
                 path.push(field.to_string());
@@ -220,7 +251,12 @@ fn figment_errors(figment: &Figment, error: figment::Error) -> ConfigErrors {
             other => (path.join("."), None, other.to_string()),
         };
         let source = e.metadata.as_ref().map(|m| describe_source(m, &key));
-        errors.push(ConfigError { key, value, reason, source });
+        errors.push(ConfigError {
+            key,
+            value,
+            reason,
+            source,
+        });
     }
     ConfigErrors(errors)
 }
@@ -228,11 +264,19 @@ fn figment_errors(figment: &Figment, error: figment::Error) -> ConfigErrors {
 /// figment reports some paths innermost first and some without the section: find the order
 /// that names a value present in the configuration.
 fn key_path(figment: &Figment, raw: &[String]) -> Vec<String> {
-    let inner: Vec<String> = raw.iter().filter(|p| p.as_str() != SECTION).cloned().collect();
+    let inner: Vec<String> = raw
+        .iter()
+        .filter(|p| p.as_str() != SECTION)
+        .cloned()
+        .collect();
     let mut reversed = inner.clone();
     reversed.reverse();
     let present = |p: &[String]| figment.contains(&format!("{SECTION}.{}", p.join(".")));
-    let chosen = if !present(&inner) && present(&reversed) { reversed } else { inner };
+    let chosen = if !present(&inner) && present(&reversed) {
+        reversed
+    } else {
+        inner
+    };
     std::iter::once(SECTION.to_owned()).chain(chosen).collect()
 }
 
@@ -246,16 +290,22 @@ fn with_section_hint(figment: &Figment, mut errors: ConfigErrors) -> ConfigError
 /// A `[portcullus]`-like section next to a missing `[portcullis]` is almost certainly a typo.
 fn suggest_section(figment: &Figment) -> Option<ConfigError> {
     let dict = figment.data().ok()?.into_values().next()?;
-    dict.keys().find(|k| k.as_str() != SECTION && levenshtein(k, SECTION) <= 2).map(|typo| ConfigError {
-        key: typo.clone(),
-        value: None,
-        reason: format!("unknown section; did you mean `[{SECTION}]`?"),
-        source: None,
-    })
+    dict.keys()
+        .find(|k| k.as_str() != SECTION && levenshtein(k, SECTION) <= 2)
+        .map(|typo| ConfigError {
+            key: typo.clone(),
+            value: None,
+            reason: format!("unknown section; did you mean `[{SECTION}]`?"),
+            source: None,
+        })
 }
 
 fn mask(key: &str, actual: &Actual) -> String {
-    if is_secret_key(key) { "***".into() } else { actual.to_string() }
+    if is_secret_key(key) {
+        "***".into()
+    } else {
+        actual.to_string()
+    }
 }
 
 /// Keys whose values are never shown.
@@ -269,7 +319,9 @@ fn describe_source(metadata: &Metadata, key: &str) -> String {
             Some(line) => format!("{}:{line}", display_path(path)),
             None => display_path(path),
         },
-        _ if metadata.name.contains("environment") => format!("environment variable {}", env_name(key)),
+        _ if metadata.name.contains("environment") => {
+            format!("environment variable {}", env_name(key))
+        }
         Some(source) => source.to_string(),
         None => metadata.name.to_string(),
     }
@@ -285,7 +337,13 @@ fn display_path(path: &Path) -> String {
 /// `portcullis.introspection.client-id` → `PORTCULLIS_INTROSPECTION__CLIENT_ID`.
 pub fn env_name(key: &str) -> String {
     let inner = key.strip_prefix("portcullis.").unwrap_or(key);
-    format!("{ENV_PREFIX}{}", inner.replace('.', "__").replace('-', "_").to_ascii_uppercase())
+    format!(
+        "{ENV_PREFIX}{}",
+        inner
+            .replace('.', "__")
+            .replace('-', "_")
+            .to_ascii_uppercase()
+    )
 }
 
 /// The line of `key`'s last segment inside its table, found by reading the file (figment does
@@ -302,9 +360,15 @@ fn find_line(path: &Path, key: &str) -> Option<usize> {
             current = name.trim().to_owned();
             continue;
         }
-        let Some((name, _)) = trimmed.split_once('=') else { continue };
+        let Some((name, _)) = trimmed.split_once('=') else {
+            continue;
+        };
         let name = name.trim().trim_matches('"');
-        let full = if current.is_empty() { name.to_owned() } else { format!("{current}.{name}") };
+        let full = if current.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{current}.{name}")
+        };
         if full == format!("{table}.{last}") || (current == table && name == last) {
             return Some(index + 1);
         }
@@ -329,7 +393,11 @@ fn levenshtein(a: &str, b: &str) -> usize {
         let mut current = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
             let cost = usize::from(ca != *cb);
-            current.push((previous[j] + cost).min(previous[j + 1] + 1).min(current[j] + 1));
+            current.push(
+                (previous[j] + cost)
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
         }
         previous = current;
     }
@@ -337,12 +405,18 @@ fn levenshtein(a: &str, b: &str) -> usize {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::result_large_err,
+    reason = "figment::Jail closures return figment::Error"
+)]
 mod tests {
     use super::*;
     use figment::Jail;
 
     fn load_in(jail: &Jail) -> Result<LoadedConfig, ConfigErrors> {
-        ConfigLoader::new().dir(jail.directory().join("config")).load()
+        ConfigLoader::new()
+            .dir(jail.directory().join("config"))
+            .load()
     }
 
     #[test]
@@ -350,18 +424,35 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.create_dir("config")?;
             jail.create_file("config/default.toml", "[portcullis]\nissuer = \"https://a.example\"\naudience = \"api\"\n[portcullis.jwt]\nleeway = 30\n")?;
-            jail.create_file("config/prod.toml", "[portcullis]\nissuer = \"https://b.example\"\n")?;
+            jail.create_file(
+                "config/prod.toml",
+                "[portcullis]\nissuer = \"https://b.example\"\n",
+            )?;
             jail.set_env("PORTCULLIS_PROFILE", "prod");
             jail.set_env("PORTCULLIS_JWT__LEEWAY", "5");
             jail.set_env("PORTCULLIS_JWT__STRICT_TYP", "true");
-            let loaded = ConfigLoader::new().dir(jail.directory().join("config")).load().unwrap();
+            let loaded = ConfigLoader::new()
+                .dir(jail.directory().join("config"))
+                .load()
+                .unwrap();
             assert_eq!(loaded.config.issuer.as_deref(), Some("https://b.example"));
             assert_eq!(loaded.config.audience, vec!["api"]);
             assert_eq!(loaded.config.jwt.leeway, std::time::Duration::from_secs(5));
             assert!(loaded.config.jwt.strict_typ);
-            assert_eq!(loaded.source_of("jwt.leeway"), "environment variable PORTCULLIS_JWT__LEEWAY");
-            assert!(loaded.source_of("issuer").ends_with("prod.toml:2"), "{}", loaded.source_of("issuer"));
-            assert!(loaded.source_of("audience").ends_with("default.toml:3"), "{}", loaded.source_of("audience"));
+            assert_eq!(
+                loaded.source_of("jwt.leeway"),
+                "environment variable PORTCULLIS_JWT__LEEWAY"
+            );
+            assert!(
+                loaded.source_of("issuer").ends_with("prod.toml:2"),
+                "{}",
+                loaded.source_of("issuer")
+            );
+            assert!(
+                loaded.source_of("audience").ends_with("default.toml:3"),
+                "{}",
+                loaded.source_of("audience")
+            );
             assert_eq!(loaded.source_of("mode"), "default");
             Ok(())
         });
@@ -377,7 +468,10 @@ mod tests {
             let loaded = load_in(jail).unwrap();
             assert_eq!(loaded.config.issuer.as_deref(), Some("https://idp.example"));
             assert_eq!(loaded.config.audience, vec!["api://x"]);
-            assert_eq!(loaded.config.jwks_uri.as_deref(), Some("https://idp.example/keys"));
+            assert_eq!(
+                loaded.config.jwks_uri.as_deref(),
+                Some("https://idp.example/keys")
+            );
             Ok(())
         });
     }
@@ -386,7 +480,10 @@ mod tests {
     fn a_typo_is_an_error_with_the_nearest_key_and_its_file() {
         Jail::expect_with(|jail| {
             jail.create_dir("config")?;
-            jail.create_file("config/default.toml", "[portcullis]\nissuer = \"https://a.example\"\naudiance = \"api\"\n")?;
+            jail.create_file(
+                "config/default.toml",
+                "[portcullis]\nissuer = \"https://a.example\"\naudiance = \"api\"\n",
+            )?;
             let errors = load_in(jail).unwrap_err();
             let text = errors.to_string();
             assert!(text.contains("portcullis.audiance"), "{text}");
@@ -435,7 +532,10 @@ mod tests {
     fn a_misspelled_section_is_pointed_out() {
         Jail::expect_with(|jail| {
             jail.create_dir("config")?;
-            jail.create_file("config/default.toml", "[portcullus]\nissuer = \"https://a.example\"\n")?;
+            jail.create_file(
+                "config/default.toml",
+                "[portcullus]\nissuer = \"https://a.example\"\n",
+            )?;
             let text = load_in(jail).unwrap_err().to_string();
             assert!(text.contains("did you mean `[portcullis]`?"), "{text}");
             Ok(())
@@ -445,8 +545,15 @@ mod tests {
     #[test]
     fn a_missing_profile_file_is_an_error() {
         Jail::expect_with(|jail| {
-            let error = ConfigLoader::new().dir(jail.directory()).profile("prdo").load().unwrap_err();
-            assert!(error.to_string().contains("prdo.toml does not exist"), "{error}");
+            let error = ConfigLoader::new()
+                .dir(jail.directory())
+                .profile("prdo")
+                .load()
+                .unwrap_err();
+            assert!(
+                error.to_string().contains("prdo.toml does not exist"),
+                "{error}"
+            );
             Ok(())
         });
     }
@@ -470,7 +577,10 @@ mod tests {
 
     #[test]
     fn env_names_follow_the_documented_mapping() {
-        assert_eq!(env_name("portcullis.introspection.client-secret"), "PORTCULLIS_INTROSPECTION__CLIENT_SECRET");
+        assert_eq!(
+            env_name("portcullis.introspection.client-secret"),
+            "PORTCULLIS_INTROSPECTION__CLIENT_SECRET"
+        );
         assert_eq!(env_name("portcullis.jwks-uri"), "PORTCULLIS_JWKS_URI");
     }
 }

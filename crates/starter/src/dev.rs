@@ -27,7 +27,10 @@ pub struct DevIssuer {
 
 impl std::fmt::Debug for DevIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DevIssuer").field("issuer", &self.issuer).field("kid", &self.kid).finish()
+        f.debug_struct("DevIssuer")
+            .field("issuer", &self.issuer)
+            .field("kid", &self.kid)
+            .finish()
     }
 }
 
@@ -59,14 +62,23 @@ impl DevIssuer {
         });
         let jwks = json!({"keys": [jwk]});
         let app = axum::Router::new()
-            .route("/.well-known/openid-configuration", get(move || std::future::ready(Json(metadata.clone()))))
+            .route(
+                "/.well-known/openid-configuration",
+                get(move || std::future::ready(Json(metadata.clone()))),
+            )
             .route("/jwks", get(move || std::future::ready(Json(jwks.clone()))));
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!("portcullis: the development issuer stopped: {e}");
             }
         });
-        Ok(Self { issuer, audience: audience.into(), kid, key: Arc::new(key), server })
+        Ok(Self {
+            issuer,
+            audience: audience.into(),
+            kid,
+            key: Arc::new(key),
+            server,
+        })
     }
 
     /// The issuer identifier (`http://127.0.0.1:<port>`).
@@ -90,14 +102,28 @@ impl DevIssuer {
 
     /// Mints a token with any claims; `iss`, `aud`, `iat`, `exp` and `jti` are added when absent.
     pub fn mint_claims(&self, mut claims: Map<String, Value>, lifetime: Duration) -> String {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        claims.entry("iss").or_insert_with(|| self.issuer.clone().into());
-        claims.entry("aud").or_insert_with(|| self.audience.clone().into());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        claims
+            .entry("iss")
+            .or_insert_with(|| self.issuer.clone().into());
+        claims
+            .entry("aud")
+            .or_insert_with(|| self.audience.clone().into());
         claims.entry("iat").or_insert_with(|| now.into());
-        claims.entry("exp").or_insert_with(|| (now + lifetime.as_secs()).into());
-        claims.entry("jti").or_insert_with(|| format!("dev-{now}-{}", rand_suffix()).into());
+        claims
+            .entry("exp")
+            .or_insert_with(|| (now + lifetime.as_secs()).into());
+        claims
+            .entry("jti")
+            .or_insert_with(|| format!("dev-{now}-{}", rand_suffix()).into());
         let header = json!({"alg": "ES256", "typ": "at+jwt", "kid": self.kid});
-        let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(Value::Object(claims).to_string().as_bytes()));
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(Value::Object(claims).to_string().as_bytes())
+        );
         match self.key.sign(&SystemRandom::new(), input.as_bytes()) {
             Ok(signature) => format!("{input}.{}", b64(signature.as_ref())),
             // Signing with a freshly generated key does not fail; an unsigned string would be

@@ -26,7 +26,10 @@ pub struct AuthLayer {
 
 impl AuthLayer {
     pub(crate) fn new(pipeline: Arc<Pipeline>) -> Self {
-        Self { pipeline, allow_anonymous: false }
+        Self {
+            pipeline,
+            allow_anonymous: false,
+        }
     }
 
     /// Lets requests without a token through, without a principal: handlers then take
@@ -42,7 +45,11 @@ impl<S> Layer<S> for AuthLayer {
     type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService { inner, pipeline: self.pipeline.clone(), allow_anonymous: self.allow_anonymous }
+        AuthService {
+            inner,
+            pipeline: self.pipeline.clone(),
+            allow_anonymous: self.allow_anonymous,
+        }
     }
 }
 
@@ -90,7 +97,9 @@ where
                 log_error(&error);
                 return Ok(pipeline.renderer().render(&error).map(Body::from));
             }
-            parts.extensions.insert(AuthContext { renderer: pipeline.renderer().clone() });
+            parts.extensions.insert(AuthContext {
+                renderer: pipeline.renderer().clone(),
+            });
             inner.call(Request::from_parts(parts, body)).await
         })
     }

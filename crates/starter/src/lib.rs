@@ -44,7 +44,7 @@ pub use pipeline::Pipeline;
 pub use portcullis_core as core;
 pub use portcullis_core::config::PortcullisConfig;
 pub use portcullis_core::{
-    AuthError, Authorizer, BearerToken, Enricher, ErrorKind, ErrorRenderer, Principal, ScopePolicy, Scopes, TokenResolver,
-    TokenValidator,
+    AuthError, Authorizer, BearerToken, Enricher, ErrorKind, ErrorRenderer, Principal, ScopePolicy,
+    Scopes, TokenResolver, TokenValidator,
 };
 pub use portcullis_jwt_local as jwt;

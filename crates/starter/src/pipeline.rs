@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use http::request::Parts;
-use portcullis_core::{AuthError, Enricher, ErrorRenderer, Principal, TokenResolver, TokenValidator};
+use portcullis_core::{
+    AuthError, Enricher, ErrorRenderer, Principal, TokenResolver, TokenValidator,
+};
 
 /// The components one request goes through. Built by [`crate::PortcullisBuilder`].
 #[derive(Clone)]
@@ -16,14 +18,18 @@ pub struct Pipeline {
 
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pipeline").field("validator", &self.validator.name()).finish_non_exhaustive()
+        f.debug_struct("Pipeline")
+            .field("validator", &self.validator.name())
+            .finish_non_exhaustive()
     }
 }
 
 impl Pipeline {
     /// Authenticates a request: `Ok(None)` when it carries no token.
     pub async fn authenticate(&self, parts: &Parts) -> Result<Option<Principal>, AuthError> {
-        let Some(token) = self.resolver.resolve(parts)? else { return Ok(None) };
+        let Some(token) = self.resolver.resolve(parts)? else {
+            return Ok(None);
+        };
         let principal = self.validator.validate(&token, parts).await?;
         let principal = self.enricher.enrich(principal, parts).await?;
         tracing::debug!(target: "portcullis", subject = ?principal.subject(), client_id = ?principal.client_id(), "request authenticated");

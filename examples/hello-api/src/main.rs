@@ -11,7 +11,9 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
 
     let builder = match Portcullis::builder().load_config() {
@@ -47,7 +49,10 @@ async fn main() -> ExitCode {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    if let Err(error) = axum::serve(listener, hello_api::app(&portcullis)).with_graceful_shutdown(shutdown).await {
+    if let Err(error) = axum::serve(listener, hello_api::app(&portcullis))
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
         eprintln!("server error: {error}");
         return ExitCode::from(1);
     }

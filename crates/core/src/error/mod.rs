@@ -74,7 +74,10 @@ impl ErrorKind {
     pub const fn challenges(self) -> bool {
         matches!(
             self,
-            Self::MissingToken | Self::InvalidRequest | Self::InvalidToken | Self::InsufficientScope
+            Self::MissingToken
+                | Self::InvalidRequest
+                | Self::InvalidToken
+                | Self::InsufficientScope
         )
     }
 }
@@ -95,12 +98,21 @@ pub struct AuthError {
 
 impl AuthError {
     fn new(kind: ErrorKind, description: impl Into<Cow<'static, str>>) -> Self {
-        Self { kind, description: description.into(), detail: None, scope: None, retry_after: None }
+        Self {
+            kind,
+            description: description.into(),
+            detail: None,
+            scope: None,
+            retry_after: None,
+        }
     }
 
     /// No bearer token in the request.
     pub fn missing_token() -> Self {
-        Self::new(ErrorKind::MissingToken, "this resource needs a bearer access token")
+        Self::new(
+            ErrorKind::MissingToken,
+            "this resource needs a bearer access token",
+        )
     }
 
     /// Malformed or duplicate credentials.
@@ -114,7 +126,10 @@ impl AuthError {
     }
 
     /// The token lacks scope. `scope` is what the resource needs (space-delimited).
-    pub fn insufficient_scope(scope: impl Into<String>, description: impl Into<Cow<'static, str>>) -> Self {
+    pub fn insufficient_scope(
+        scope: impl Into<String>,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
         let mut error = Self::new(ErrorKind::InsufficientScope, description);
         error.scope = Some(scope.into());
         error
@@ -133,7 +148,10 @@ impl AuthError {
 
     /// The server is misconfigured. `detail` (logged, not sent) names the setting.
     pub fn misconfigured(detail: impl Into<String>) -> Self {
-        let mut error = Self::new(ErrorKind::Misconfigured, "the server's authentication is misconfigured");
+        let mut error = Self::new(
+            ErrorKind::Misconfigured,
+            "the server's authentication is misconfigured",
+        );
         error.detail = Some(detail.into());
         error
     }
@@ -186,7 +204,8 @@ impl AuthError {
 impl fmt::Debug for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("AuthError");
-        s.field("kind", &self.kind).field("description", &self.description);
+        s.field("kind", &self.kind)
+            .field("description", &self.description);
         if let Some(detail) = &self.detail {
             s.field("detail", detail);
         }

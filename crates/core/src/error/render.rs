@@ -80,7 +80,11 @@ impl ErrorRenderer for Rfc6750Renderer {
             headers.insert(WWW_AUTHENTICATE, challenge);
         }
         if error.kind() == ErrorKind::Unavailable {
-            let secs = error.retry_after().unwrap_or(super::DEFAULT_RETRY_AFTER).as_secs().max(1);
+            let secs = error
+                .retry_after()
+                .unwrap_or(super::DEFAULT_RETRY_AFTER)
+                .as_secs()
+                .max(1);
             headers.insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         response
@@ -107,14 +111,21 @@ mod tests {
     use http::StatusCode;
 
     fn header(response: &Response<Bytes>, name: http::header::HeaderName) -> Option<String> {
-        response.headers().get(name).map(|v| v.to_str().unwrap().to_owned())
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
     }
 
     #[test]
     fn every_kind_maps_to_its_rfc6750_status_and_challenge() {
         let renderer = Rfc6750Renderer::new();
         let table: Vec<(AuthError, StatusCode, Option<&str>)> = vec![
-            (AuthError::missing_token(), StatusCode::UNAUTHORIZED, Some("Bearer")),
+            (
+                AuthError::missing_token(),
+                StatusCode::UNAUTHORIZED,
+                Some("Bearer"),
+            ),
             (
                 AuthError::invalid_request("two tokens"),
                 StatusCode::BAD_REQUEST,
@@ -128,16 +139,33 @@ mod tests {
             (
                 AuthError::insufficient_scope("a b", "needs a and b"),
                 StatusCode::FORBIDDEN,
-                Some(r#"Bearer error="insufficient_scope", error_description="needs a and b", scope="a b""#),
+                Some(
+                    r#"Bearer error="insufficient_scope", error_description="needs a and b", scope="a b""#,
+                ),
             ),
-            (AuthError::unavailable("jwks down"), StatusCode::SERVICE_UNAVAILABLE, None),
-            (AuthError::misconfigured("bad key"), StatusCode::INTERNAL_SERVER_ERROR, None),
+            (
+                AuthError::unavailable("jwks down"),
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+            ),
+            (
+                AuthError::misconfigured("bad key"),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+            ),
         ];
         for (error, status, challenge) in table {
             let response = renderer.render(&error);
             assert_eq!(response.status(), status, "{error:?}");
-            assert_eq!(header(&response, WWW_AUTHENTICATE).as_deref(), challenge, "{error:?}");
-            assert_eq!(header(&response, CONTENT_TYPE).as_deref(), Some("application/json"));
+            assert_eq!(
+                header(&response, WWW_AUTHENTICATE).as_deref(),
+                challenge,
+                "{error:?}"
+            );
+            assert_eq!(
+                header(&response, CONTENT_TYPE).as_deref(),
+                Some("application/json")
+            );
         }
     }
 
@@ -145,14 +173,21 @@ mod tests {
     fn missing_token_challenge_is_bare_but_may_carry_a_realm() {
         let renderer = Rfc6750Renderer::new().with_realm("orders");
         let response = renderer.render(&AuthError::missing_token());
-        assert_eq!(header(&response, WWW_AUTHENTICATE).as_deref(), Some(r#"Bearer realm="orders""#));
+        assert_eq!(
+            header(&response, WWW_AUTHENTICATE).as_deref(),
+            Some(r#"Bearer realm="orders""#)
+        );
         let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
-        assert!(body.get("error").is_none(), "RFC 6750 §3.1: no error code without credentials");
+        assert!(
+            body.get("error").is_none(),
+            "RFC 6750 §3.1: no error code without credentials"
+        );
     }
 
     #[test]
     fn unavailable_carries_retry_after_and_hides_the_detail() {
-        let response = Rfc6750Renderer::new().render(&AuthError::unavailable("connect to http://idp refused"));
+        let response =
+            Rfc6750Renderer::new().render(&AuthError::unavailable("connect to http://idp refused"));
         assert_eq!(header(&response, RETRY_AFTER).as_deref(), Some("5"));
         let body = String::from_utf8(response.body().to_vec()).unwrap();
         assert!(!body.contains("idp"), "{body}");

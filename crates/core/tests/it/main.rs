@@ -1,6 +1,12 @@
 //! Discovery against small local servers: the RFC 8414 fallback, the exact issuer match, and
 //! failures that must be 503 (IdP trouble) or 500 (our configuration), never a pass.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failure stops the test with its message"
+)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -20,8 +26,17 @@ async fn serve(app: Router) -> String {
 }
 
 fn discovery(issuer: &str, clock: &ManualClock) -> Discovery {
-    let http = HttpClient::new(HttpSettings { timeout: Duration::from_millis(500), ..Default::default() }).unwrap();
-    Discovery::new(IssuerUrl::parse(issuer, false).unwrap(), http, Arc::new(clock.clone()), Duration::from_secs(2))
+    let http = HttpClient::new(HttpSettings {
+        timeout: Duration::from_millis(500),
+        ..Default::default()
+    })
+    .unwrap();
+    Discovery::new(
+        IssuerUrl::parse(issuer, false).unwrap(),
+        http,
+        Arc::new(clock.clone()),
+        Duration::from_secs(2),
+    )
 }
 
 #[tokio::test]
@@ -35,8 +50,14 @@ async fn falls_back_to_rfc8414_when_there_is_no_openid_configuration() {
         get(move || std::future::ready(axum::Json(doc.clone()))),
     );
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let metadata = discovery(&issuer, &ManualClock::at_unix(0)).metadata().await.unwrap();
-    assert_eq!(metadata.jwks_uri.as_deref(), Some(format!("{base}/keys").as_str()));
+    let metadata = discovery(&issuer, &ManualClock::at_unix(0))
+        .metadata()
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata.jwks_uri.as_deref(),
+        Some(format!("{base}/keys").as_str())
+    );
     assert!(metadata.introspection_endpoint.is_some());
 }
 
@@ -44,20 +65,36 @@ async fn falls_back_to_rfc8414_when_there_is_no_openid_configuration() {
 async fn an_issuer_that_differs_is_a_misconfiguration() {
     let app = Router::new().route(
         "/.well-known/openid-configuration",
-        get(|| async { axum::Json(json!({"issuer": "https://someone-else.example", "jwks_uri": "https://x/keys"})) }),
+        get(|| async {
+            axum::Json(
+                json!({"issuer": "https://someone-else.example", "jwks_uri": "https://x/keys"}),
+            )
+        }),
     );
     let url = serve(app).await;
-    let error = discovery(&url, &ManualClock::at_unix(0)).metadata().await.unwrap_err();
+    let error = discovery(&url, &ManualClock::at_unix(0))
+        .metadata()
+        .await
+        .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Misconfigured);
-    assert!(error.detail().unwrap().contains("someone-else"), "{error:?}");
+    assert!(
+        error.detail().unwrap().contains("someone-else"),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
 async fn no_document_at_either_place_names_the_issuer_setting() {
     let url = serve(Router::new()).await;
-    let error = discovery(&url, &ManualClock::at_unix(0)).metadata().await.unwrap_err();
+    let error = discovery(&url, &ManualClock::at_unix(0))
+        .metadata()
+        .await
+        .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Misconfigured);
-    assert!(error.detail().unwrap().contains("portcullis.issuer"), "{error:?}");
+    assert!(
+        error.detail().unwrap().contains("portcullis.issuer"),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
@@ -84,29 +121,53 @@ async fn idp_trouble_is_unavailable_and_retried_after_the_backoff() {
     assert_eq!(first.kind(), ErrorKind::Unavailable);
     assert!(first.detail().unwrap().contains("500"));
     // Within the back-off: the same error, no new request.
-    assert_eq!(discovery.metadata().await.unwrap_err().kind(), ErrorKind::Unavailable);
+    assert_eq!(
+        discovery.metadata().await.unwrap_err().kind(),
+        ErrorKind::Unavailable
+    );
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     clock.advance(Duration::from_secs(3));
     let garbage = discovery.metadata().await.unwrap_err();
     assert_eq!(garbage.kind(), ErrorKind::Unavailable);
-    assert!(garbage.detail().unwrap().contains("not the expected JSON"), "{garbage:?}");
+    assert!(
+        garbage.detail().unwrap().contains("not the expected JSON"),
+        "{garbage:?}"
+    );
 }
 
 #[tokio::test]
 async fn an_oversized_or_slow_answer_is_cut_off() {
     let big = "x".repeat(2 * 1024 * 1024);
     let app = Router::new()
-        .route("/.well-known/openid-configuration", get(move || std::future::ready(big.clone())))
-        .route("/slow/.well-known/openid-configuration", get(|| async {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            "late"
-        }));
+        .route(
+            "/.well-known/openid-configuration",
+            get(move || std::future::ready(big.clone())),
+        )
+        .route(
+            "/slow/.well-known/openid-configuration",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        );
     let url = serve(app).await;
-    let error = discovery(&url, &ManualClock::at_unix(0)).metadata().await.unwrap_err();
-    assert!(error.detail().unwrap().contains("more than 1048576 bytes"), "{error:?}");
+    let error = discovery(&url, &ManualClock::at_unix(0))
+        .metadata()
+        .await
+        .unwrap_err();
+    assert!(
+        error.detail().unwrap().contains("more than 1048576 bytes"),
+        "{error:?}"
+    );
     let started = std::time::Instant::now();
-    let error = discovery(&format!("{url}/slow"), &ManualClock::at_unix(0)).metadata().await.unwrap_err();
+    let error = discovery(&format!("{url}/slow"), &ManualClock::at_unix(0))
+        .metadata()
+        .await
+        .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unavailable);
-    assert!(error.detail().unwrap().contains("did not answer"), "{error:?}");
+    assert!(
+        error.detail().unwrap().contains("did not answer"),
+        "{error:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(3));
 }

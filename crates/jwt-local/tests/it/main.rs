@@ -1,5 +1,11 @@
 //! Integration tests of portcullis-jwt-local against a JWKS server on loopback.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failure stops the test with its message"
+)]
+
 mod support;
 
 use std::sync::Arc;
@@ -8,7 +14,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use portcullis_core::config::PortcullisConfig;
 use portcullis_core::http::{HttpClient, HttpSettings};
-use portcullis_core::{AuthError, BearerToken, Clock, ErrorKind, IssuerUrl, ManualClock, Principal};
+use portcullis_core::{
+    AuthError, BearerToken, Clock, ErrorKind, IssuerUrl, ManualClock, Principal,
+};
 use portcullis_jwt_local::{JwtSettings, JwtValidator, KeySource};
 use serde_json::{Value, json};
 use support::{FakeJwks, JwksReply, TestKey, b64};
@@ -24,13 +32,30 @@ struct Fixture {
 
 async fn fixture(keys: &[&TestKey], tweak: impl FnOnce(&mut PortcullisConfig)) -> Fixture {
     let jwks = FakeJwks::start(keys).await;
-    let mut config = PortcullisConfig { audience: vec!["api://hello".into()], ..Default::default() };
+    let mut config = PortcullisConfig {
+        audience: vec!["api://hello".into()],
+        ..Default::default()
+    };
     tweak(&mut config);
-    let settings = JwtSettings::from_config(&config, IssuerUrl::parse(ISSUER, false).unwrap()).unwrap();
+    let settings =
+        JwtSettings::from_config(&config, IssuerUrl::parse(ISSUER, false).unwrap()).unwrap();
     let clock = ManualClock::at_unix(START);
-    let http = HttpClient::new(HttpSettings { timeout: Duration::from_secs(2), ..Default::default() }).unwrap();
-    let validator = JwtValidator::new(settings, KeySource::Uri(jwks.url.clone()), http, Arc::new(clock.clone()));
-    Fixture { validator, clock, jwks }
+    let http = HttpClient::new(HttpSettings {
+        timeout: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .unwrap();
+    let validator = JwtValidator::new(
+        settings,
+        KeySource::Uri(jwks.url.clone()),
+        http,
+        Arc::new(clock.clone()),
+    );
+    Fixture {
+        validator,
+        clock,
+        jwks,
+    }
 }
 
 fn claims() -> Value {
@@ -48,7 +73,11 @@ async fn validate(f: &Fixture, token: &str) -> Result<Principal, AuthError> {
 fn assert_invalid(result: Result<Principal, AuthError>, expected: &str) {
     let error = result.expect_err("the token must be refused");
     assert_eq!(error.kind(), ErrorKind::InvalidToken, "{error:?}");
-    assert!(error.description().contains(expected), "expected {expected:?} in {:?}", error.description());
+    assert!(
+        error.description().contains(expected),
+        "expected {expected:?} in {:?}",
+        error.description()
+    );
 }
 
 #[tokio::test]
@@ -90,10 +119,21 @@ async fn a_flood_of_unknown_kids_costs_one_fetch_per_cooldown() {
     for task in tasks {
         assert_invalid(task.await.unwrap(), "does not publish");
     }
-    assert_eq!(f.jwks.hits(), 2, "one initial fetch plus one refetch for the whole flood");
+    assert_eq!(
+        f.jwks.hits(),
+        2,
+        "one initial fetch plus one refetch for the whole flood"
+    );
     f.clock.advance(Duration::from_secs(31));
-    assert_invalid(validate(&f, &TestKey::es256("later").sign(&claims())).await, "does not publish");
-    assert_eq!(f.jwks.hits(), 3, "the next cooldown allows one more refetch");
+    assert_invalid(
+        validate(&f, &TestKey::es256("later").sign(&claims())).await,
+        "does not publish",
+    );
+    assert_eq!(
+        f.jwks.hits(),
+        3,
+        "the next cooldown allows one more refetch"
+    );
 }
 
 #[tokio::test]
@@ -110,20 +150,34 @@ async fn rotation_new_kid_is_accepted_after_one_refetch() {
 async fn a_failed_refresh_keeps_the_last_good_keys() {
     let key = TestKey::es256("k1");
     let f = fixture(&[&key], |_| {}).await;
-    validate(&f, &key.sign(&claims_at(f.clock.unix_seconds()))).await.unwrap();
+    validate(&f, &key.sign(&claims_at(f.clock.unix_seconds())))
+        .await
+        .unwrap();
     f.jwks.fail_with(StatusCode::INTERNAL_SERVER_ERROR, "down");
     f.clock.advance(Duration::from_secs(601));
     // Stale keys keep working while the background refresh fails.
-    validate(&f, &key.sign(&claims_at(f.clock.unix_seconds()))).await.unwrap();
+    validate(&f, &key.sign(&claims_at(f.clock.unix_seconds())))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(f.jwks.hits(), 2, "the stale set triggered one background refresh");
-    validate(&f, &key.sign(&claims_at(f.clock.unix_seconds()))).await.unwrap();
+    assert_eq!(
+        f.jwks.hits(),
+        2,
+        "the stale set triggered one background refresh"
+    );
+    validate(&f, &key.sign(&claims_at(f.clock.unix_seconds())))
+        .await
+        .unwrap();
     // Garbage is a failed refresh too.
     f.jwks.fail_with(StatusCode::OK, "not json");
     f.clock.advance(Duration::from_secs(5));
-    validate(&f, &key.sign(&claims_at(f.clock.unix_seconds()))).await.unwrap();
+    validate(&f, &key.sign(&claims_at(f.clock.unix_seconds())))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    validate(&f, &key.sign(&claims_at(f.clock.unix_seconds()))).await.unwrap();
+    validate(&f, &key.sign(&claims_at(f.clock.unix_seconds())))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -131,18 +185,36 @@ async fn cache_control_max_age_decides_freshness_within_bounds() {
     let key = TestKey::es256("k1");
     let f = fixture(&[&key], |_| {}).await;
     let body = json!({"keys": [key.jwk.clone()]}).to_string();
-    f.jwks.set(JwksReply { status: StatusCode::OK, body, cache_control: Some("max-age=5") });
-    validate(&f, &key.sign(&claims_at(f.clock.unix_seconds()))).await.unwrap();
+    f.jwks.set(JwksReply {
+        status: StatusCode::OK,
+        body,
+        cache_control: Some("max-age=5"),
+    });
+    validate(&f, &key.sign(&claims_at(f.clock.unix_seconds())))
+        .await
+        .unwrap();
     let cached = f.validator.store().cached().unwrap();
-    assert_eq!(cached.max_age, Duration::from_secs(60), "max-age 5 is raised to min-refresh (60 s)");
+    assert_eq!(
+        cached.max_age,
+        Duration::from_secs(60),
+        "max-age 5 is raised to min-refresh (60 s)"
+    );
     f.clock.advance(Duration::from_secs(30));
-    validate(&f, &key.sign(&claims_at(f.clock.unix_seconds()))).await.unwrap();
+    validate(&f, &key.sign(&claims_at(f.clock.unix_seconds())))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(f.jwks.hits(), 1, "still fresh after 30 s");
     f.clock.advance(Duration::from_secs(31));
-    validate(&f, &key.sign(&claims_at(f.clock.unix_seconds()))).await.unwrap();
+    validate(&f, &key.sign(&claims_at(f.clock.unix_seconds())))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(f.jwks.hits(), 2, "stale after 61 s: refreshed in the background");
+    assert_eq!(
+        f.jwks.hits(),
+        2,
+        "stale after 61 s: refreshed in the background"
+    );
 }
 
 #[tokio::test]
@@ -155,7 +227,10 @@ async fn an_unreachable_jwks_with_nothing_cached_is_unavailable_not_invalid() {
     assert!(error.detail().unwrap().contains("502"), "{error:?}");
     // Within the back-off, the same answer comes at once without a new fetch.
     let hits = f.jwks.hits();
-    assert_eq!(validate(&f, &key.sign(&claims())).await.unwrap_err().kind(), ErrorKind::Unavailable);
+    assert_eq!(
+        validate(&f, &key.sign(&claims())).await.unwrap_err().kind(),
+        ErrorKind::Unavailable
+    );
     assert_eq!(f.jwks.hits(), hits);
     // After it, the recovered JWKS is used.
     f.jwks.publish(&[&key]);
@@ -173,24 +248,47 @@ async fn signature_and_algorithm_attacks_are_refused() {
     // Tampered payload, original signature.
     let mut tampered = claims();
     tampered["sub"] = json!("mallory");
-    let forged = format!("{}.{}.{sig}", input.split('.').next().unwrap(), b64(tampered.to_string().as_bytes()));
+    let forged = format!(
+        "{}.{}.{sig}",
+        input.split('.').next().unwrap(),
+        b64(tampered.to_string().as_bytes())
+    );
     assert_invalid(validate(&f, &forged).await, "signature is invalid");
     // Stripped signature.
     assert_invalid(validate(&f, &format!("{input}.")).await, "no signature");
     // Bit-flipped signature.
     let mut flipped = sig.as_bytes().to_vec();
     flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
-    assert_invalid(validate(&f, &format!("{input}.{}", String::from_utf8(flipped).unwrap())).await, "signature is invalid");
+    assert_invalid(
+        validate(
+            &f,
+            &format!("{input}.{}", String::from_utf8(flipped).unwrap()),
+        )
+        .await,
+        "signature is invalid",
+    );
     // ECDSA r = s = 0 (CVE-2022-21449).
-    assert_invalid(validate(&f, &format!("{input}.{}", b64(&[0u8; 64]))).await, "signature is invalid");
+    assert_invalid(
+        validate(&f, &format!("{input}.{}", b64(&[0u8; 64]))).await,
+        "signature is invalid",
+    );
     // alg none, with and without a signature part.
     let none_header = b64(json!({"alg": "none", "kid": "k1"}).to_string().as_bytes());
     let body = b64(claims().to_string().as_bytes());
-    assert_invalid(validate(&f, &format!("{none_header}.{body}.")).await, "alg none");
-    assert_invalid(validate(&f, &format!("{none_header}.{body}.{sig}")).await, "alg none");
+    assert_invalid(
+        validate(&f, &format!("{none_header}.{body}.")).await,
+        "alg none",
+    );
+    assert_invalid(
+        validate(&f, &format!("{none_header}.{body}.{sig}")).await,
+        "alg none",
+    );
     // HS256 "signed" with the public key (the classic key-confusion attack).
     let hs_header = b64(json!({"alg": "HS256", "kid": "k1"}).to_string().as_bytes());
-    assert_invalid(validate(&f, &format!("{hs_header}.{body}.{sig}")).await, "HMAC");
+    assert_invalid(
+        validate(&f, &format!("{hs_header}.{body}.{sig}")).await,
+        "HMAC",
+    );
     // A token alg that differs from its key's alg.
     let es384 = key.sign_with_header(&json!({"alg": "ES384", "kid": "k1"}), &claims());
     assert_invalid(validate(&f, &es384).await, "does not match its key");
@@ -201,8 +299,12 @@ async fn embedded_keys_in_the_header_are_never_trusted() {
     let key = TestKey::es256("k1");
     let f = fixture(&[&key], |_| {}).await;
     let attacker = TestKey::es256("k1");
-    let header = json!({"alg": "ES256", "kid": "k1", "jwk": attacker.jwk, "jku": "http://127.0.0.1:9/jwks"});
-    assert_invalid(validate(&f, &attacker.sign_with_header(&header, &claims())).await, "signature is invalid");
+    let header =
+        json!({"alg": "ES256", "kid": "k1", "jwk": attacker.jwk, "jku": "http://127.0.0.1:9/jwks"});
+    assert_invalid(
+        validate(&f, &attacker.sign_with_header(&header, &claims())).await,
+        "signature is invalid",
+    );
 }
 
 #[tokio::test]
@@ -214,11 +316,23 @@ async fn claims_are_checked_after_the_signature() {
         c[name] = value;
         key.sign(&c)
     };
-    assert_invalid(validate(&f, &with("exp", json!(START - 120))).await, "expired 120 s ago");
-    assert_invalid(validate(&f, &with("aud", json!("api://other"))).await, "another audience");
-    assert_invalid(validate(&f, &with("iss", json!("https://evil.test"))).await, "issued by https://evil.test");
+    assert_invalid(
+        validate(&f, &with("exp", json!(START - 120))).await,
+        "expired 120 s ago",
+    );
+    assert_invalid(
+        validate(&f, &with("aud", json!("api://other"))).await,
+        "another audience",
+    );
+    assert_invalid(
+        validate(&f, &with("iss", json!("https://evil.test"))).await,
+        "issued by https://evil.test",
+    );
     f.clock.advance(Duration::from_secs(400));
-    assert_invalid(validate(&f, &key.sign(&claims())).await, "expired 100 s ago");
+    assert_invalid(
+        validate(&f, &key.sign(&claims())).await,
+        "expired 100 s ago",
+    );
 }
 
 #[tokio::test]
@@ -245,11 +359,26 @@ async fn hmac_works_only_with_a_configured_secret() {
         c.jwt.hmac_secret = Some(portcullis_core::Secret::new(secret));
     })
     .await;
-    let input = format!("{}.{}", b64(json!({"alg": "HS256"}).to_string().as_bytes()), b64(claims().to_string().as_bytes()));
-    let tag = aws_lc_rs::hmac::sign(&aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes()), input.as_bytes());
-    validate(&f, &format!("{input}.{}", b64(tag.as_ref()))).await.unwrap();
-    let wrong = aws_lc_rs::hmac::sign(&aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, b"another-secret"), input.as_bytes());
-    assert_invalid(validate(&f, &format!("{input}.{}", b64(wrong.as_ref()))).await, "signature is invalid");
+    let input = format!(
+        "{}.{}",
+        b64(json!({"alg": "HS256"}).to_string().as_bytes()),
+        b64(claims().to_string().as_bytes())
+    );
+    let tag = aws_lc_rs::hmac::sign(
+        &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes()),
+        input.as_bytes(),
+    );
+    validate(&f, &format!("{input}.{}", b64(tag.as_ref())))
+        .await
+        .unwrap();
+    let wrong = aws_lc_rs::hmac::sign(
+        &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, b"another-secret"),
+        input.as_bytes(),
+    );
+    assert_invalid(
+        validate(&f, &format!("{input}.{}", b64(wrong.as_ref()))).await,
+        "signature is invalid",
+    );
 }
 
 #[tokio::test]
@@ -266,5 +395,9 @@ async fn malformed_tokens_get_a_clear_description() {
     for (token, expected) in cases {
         assert_invalid(validate(&f, token).await, expected);
     }
-    assert_eq!(f.jwks.hits(), 0, "nothing was fetched for tokens refused on their shape");
+    assert_eq!(
+        f.jwks.hits(),
+        0,
+        "nothing was fetched for tokens refused on their shape"
+    );
 }

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair,
+};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::get;
@@ -37,20 +39,38 @@ impl TestKey {
         let point = pair.public_key().as_ref().to_vec();
         let jwk = json!({"kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256",
             "x": b64(&point[1..33]), "y": b64(&point[33..65])});
-        Self { kid: kid.into(), alg: "ES256", signer: Signer::Es256(pair), jwk }
+        Self {
+            kid: kid.into(),
+            alg: "ES256",
+            signer: Signer::Es256(pair),
+            jwk,
+        }
     }
 
     pub fn eddsa(kid: &str) -> Self {
         let pair = Ed25519KeyPair::generate().unwrap();
         let jwk = json!({"kty": "OKP", "crv": "Ed25519", "kid": kid, "x": b64(pair.public_key().as_ref())});
-        Self { kid: kid.into(), alg: "EdDSA", signer: Signer::EdDsa(pair), jwk }
+        Self {
+            kid: kid.into(),
+            alg: "EdDSA",
+            signer: Signer::EdDsa(pair),
+            jwk,
+        }
     }
 
     /// Signs with an explicit header.
     pub fn sign_with_header(&self, header: &Value, claims: &Value) -> String {
-        let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
         let signature = match &self.signer {
-            Signer::Es256(pair) => pair.sign(&SystemRandom::new(), input.as_bytes()).unwrap().as_ref().to_vec(),
+            Signer::Es256(pair) => pair
+                .sign(&SystemRandom::new(), input.as_bytes())
+                .unwrap()
+                .as_ref()
+                .to_vec(),
             Signer::EdDsa(pair) => pair.sign(input.as_bytes()).as_ref().to_vec(),
         };
         format!("{input}.{}", b64(&signature))
@@ -58,7 +78,10 @@ impl TestKey {
 
     /// Signs with `{"alg", "kid", "typ": "at+jwt"}`.
     pub fn sign(&self, claims: &Value) -> String {
-        self.sign_with_header(&json!({"alg": self.alg, "kid": self.kid, "typ": "at+jwt"}), claims)
+        self.sign_with_header(
+            &json!({"alg": self.alg, "kid": self.kid, "typ": "at+jwt"}),
+            claims,
+        )
     }
 }
 
@@ -78,11 +101,17 @@ pub struct FakeJwks {
 
 impl FakeJwks {
     pub async fn start(keys: &[&TestKey]) -> Self {
-        let reply = Arc::new(Mutex::new(JwksReply { status: StatusCode::OK, body: String::new(), cache_control: None }));
+        let reply = Arc::new(Mutex::new(JwksReply {
+            status: StatusCode::OK,
+            body: String::new(),
+            cache_control: None,
+        }));
         let hits = Arc::new(AtomicUsize::new(0));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/jwks", listener.local_addr().unwrap());
-        let app = axum::Router::new().route("/jwks", get(serve)).with_state((reply.clone(), hits.clone()));
+        let app = axum::Router::new()
+            .route("/jwks", get(serve))
+            .with_state((reply.clone(), hits.clone()));
         tokio::spawn(async move { axum::serve(listener, app).await });
         let server = Self { url, reply, hits };
         server.publish(keys);
@@ -90,8 +119,13 @@ impl FakeJwks {
     }
 
     pub fn publish(&self, keys: &[&TestKey]) {
-        let body = json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()}).to_string();
-        self.set(JwksReply { status: StatusCode::OK, body, cache_control: None });
+        let body =
+            json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()}).to_string();
+        self.set(JwksReply {
+            status: StatusCode::OK,
+            body,
+            cache_control: None,
+        });
     }
 
     pub fn set(&self, reply: JwksReply) {
@@ -99,7 +133,11 @@ impl FakeJwks {
     }
 
     pub fn fail_with(&self, status: StatusCode, body: &str) {
-        self.set(JwksReply { status, body: body.into(), cache_control: None });
+        self.set(JwksReply {
+            status,
+            body: body.into(),
+            cache_control: None,
+        });
     }
 
     pub fn hits(&self) -> usize {
@@ -107,7 +145,9 @@ impl FakeJwks {
     }
 }
 
-async fn serve(State((reply, hits)): State<(Arc<Mutex<JwksReply>>, Arc<AtomicUsize>)>) -> (StatusCode, HeaderMap, String) {
+async fn serve(
+    State((reply, hits)): State<(Arc<Mutex<JwksReply>>, Arc<AtomicUsize>)>,
+) -> (StatusCode, HeaderMap, String) {
     hits.fetch_add(1, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(5)).await;
     let reply = reply.lock().unwrap().clone();

@@ -1,5 +1,11 @@
 //! The starter's layer, extractors and builder, against the in-process development issuer.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failure stops the test with its message"
+)]
+
 use std::time::Duration;
 
 use axum::Router;
@@ -8,32 +14,65 @@ use axum::routing::get;
 use http::{Request, StatusCode, header};
 use portcullis::core::{BoxFuture, ScopeToken};
 use portcullis::dev::DevIssuer;
-use portcullis::{AuthError, BearerToken, Portcullis, PortcullisConfig, Principal, TokenValidator, require_scopes};
+use portcullis::{
+    AuthError, BearerToken, Portcullis, PortcullisConfig, Principal, TokenValidator, require_scopes,
+};
 use serde_json::json;
 use tower::ServiceExt as _;
 
 async fn dev_portcullis(tweak: impl FnOnce(&mut PortcullisConfig)) -> (Portcullis, String) {
-    let mut config = PortcullisConfig { audience: vec!["api://t".into()], ..Default::default() };
+    let mut config = PortcullisConfig {
+        audience: vec!["api://t".into()],
+        ..Default::default()
+    };
     tweak(&mut config);
-    let portcullis = Portcullis::builder().config(config).dev_issuer_when_unconfigured().build().await.unwrap();
-    let token = portcullis.dev_issuer().unwrap().mint("alice", &["a"], Duration::from_secs(60));
+    let portcullis = Portcullis::builder()
+        .config(config)
+        .dev_issuer_when_unconfigured()
+        .build()
+        .await
+        .unwrap();
+    let token = portcullis
+        .dev_issuer()
+        .unwrap()
+        .mint("alice", &["a"], Duration::from_secs(60));
     (portcullis, token)
 }
 
-async fn call(app: &Router, uri: &str, token: Option<&str>) -> (StatusCode, Option<String>, String) {
+async fn call(
+    app: &Router,
+    uri: &str,
+    token: Option<&str>,
+) -> (StatusCode, Option<String>, String) {
     let mut request = Request::get(uri);
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    let response = app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = response.status();
-    let challenge = response.headers().get(header::WWW_AUTHENTICATE).map(|v| v.to_str().unwrap().to_owned());
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (status, challenge, String::from_utf8_lossy(&body).into_owned())
+    let challenge = response
+        .headers()
+        .get(header::WWW_AUTHENTICATE)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        challenge,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
 }
 
 async fn who(principal: Option<Principal>) -> String {
-    principal.map_or_else(|| "anonymous".into(), |p| p.subject().unwrap_or("-").to_owned())
+    principal.map_or_else(
+        || "anonymous".into(),
+        |p| p.subject().unwrap_or("-").to_owned(),
+    )
 }
 
 async fn strict(principal: Principal) -> String {
@@ -43,14 +82,21 @@ async fn strict(principal: Principal) -> String {
 #[tokio::test]
 async fn option_principal_is_none_without_a_token_but_a_bad_token_is_still_refused() {
     let (portcullis, token) = dev_portcullis(|_| {}).await;
-    let app = Router::new().route("/who", get(who)).route("/strict", get(strict)).layer(portcullis.layer().allow_anonymous());
+    let app = Router::new()
+        .route("/who", get(who))
+        .route("/strict", get(strict))
+        .layer(portcullis.layer().allow_anonymous());
     assert_eq!(call(&app, "/who", None).await.2, "anonymous");
     assert_eq!(call(&app, "/who", Some(&token)).await.2, "alice");
     let (status, challenge, _) = call(&app, "/who", Some("not-a-jwt")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(challenge.unwrap().contains("invalid_token"));
     let (status, challenge, _) = call(&app, "/strict", None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "Principal without a token is a bare 401");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "Principal without a token is a bare 401"
+    );
     assert_eq!(challenge.as_deref(), Some("Bearer"));
 }
 
@@ -61,12 +107,19 @@ async fn extractors_and_requirements_outside_the_layer_are_a_500_not_a_pass() {
     let app = Router::new()
         .route("/strict", get(strict))
         .route("/who", get(who))
-        .merge(Router::new().route("/scoped", get(|| async { "secret" })).route_layer(require_scopes(["a"])));
+        .merge(
+            Router::new()
+                .route("/scoped", get(|| async { "secret" }))
+                .route_layer(require_scopes(["a"])),
+        );
     for uri in ["/strict", "/who", "/scoped"] {
         let (status, _, body) = call(&app, uri, Some(&token)).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{uri}");
         assert!(!body.contains("secret"), "{uri}");
-        assert!(!body.contains("layer"), "the detail stays in the log: {body}");
+        assert!(
+            !body.contains("layer"),
+            "the detail stays in the log: {body}"
+        );
     }
 }
 
@@ -76,14 +129,20 @@ async fn scopes_are_required_by_the_route_layer() {
     let app = Router::new()
         .route("/a", get(strict))
         .route_layer(require_scopes(["a"]))
-        .merge(Router::new().route("/b", get(strict)).route_layer(require_scopes(["b", "a"])))
+        .merge(
+            Router::new()
+                .route("/b", get(strict))
+                .route_layer(require_scopes(["b", "a"])),
+        )
         .layer(portcullis.layer());
     assert_eq!(call(&app, "/a", Some(&token)).await.0, StatusCode::OK);
     let (status, challenge, body) = call(&app, "/b", Some(&token)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
         challenge.as_deref(),
-        Some("Bearer error=\"insufficient_scope\", error_description=\"this resource needs all of the scopes b a\", scope=\"b a\"")
+        Some(
+            "Bearer error=\"insufficient_scope\", error_description=\"this resource needs all of the scopes b a\", scope=\"b a\""
+        )
     );
     assert!(body.contains("insufficient_scope"));
 }
@@ -97,29 +156,57 @@ async fn an_invalid_scope_literal_fails_at_router_construction() {
 #[tokio::test]
 async fn the_realm_appears_in_every_challenge() {
     let (portcullis, _) = dev_portcullis(|c| c.realm = Some("hello".into())).await;
-    let app = Router::new().route("/s", get(strict)).layer(portcullis.layer());
-    assert_eq!(call(&app, "/s", None).await.1.as_deref(), Some("Bearer realm=\"hello\""));
-    assert!(call(&app, "/s", Some("x")).await.1.unwrap().starts_with("Bearer realm=\"hello\", error=\"invalid_token\""));
+    let app = Router::new()
+        .route("/s", get(strict))
+        .layer(portcullis.layer());
+    assert_eq!(
+        call(&app, "/s", None).await.1.as_deref(),
+        Some("Bearer realm=\"hello\"")
+    );
+    assert!(
+        call(&app, "/s", Some("x"))
+            .await
+            .1
+            .unwrap()
+            .starts_with("Bearer realm=\"hello\", error=\"invalid_token\"")
+    );
 }
 
 #[tokio::test]
 async fn query_tokens_are_ignored_unless_enabled() {
     let (off, token) = dev_portcullis(|_| {}).await;
     let app = Router::new().route("/s", get(strict)).layer(off.layer());
-    assert_eq!(call(&app, &format!("/s?access_token={token}"), None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&app, &format!("/s?access_token={token}"), None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
     let (on, token) = dev_portcullis(|c| c.token.allow_query_parameter = true).await;
     let app = Router::new().route("/s", get(strict)).layer(on.layer());
-    assert_eq!(call(&app, &format!("/s?access_token={token}"), None).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&app, &format!("/s?access_token={token}"), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
 }
 
 struct FixedValidator;
 
 impl TokenValidator for FixedValidator {
-    fn validate<'a>(&'a self, token: &'a BearerToken, _request: &'a http::request::Parts) -> BoxFuture<'a, Result<Principal, AuthError>> {
+    fn validate<'a>(
+        &'a self,
+        token: &'a BearerToken,
+        _request: &'a http::request::Parts,
+    ) -> BoxFuture<'a, Result<Principal, AuthError>> {
         Box::pin(async move {
             if token.expose() == "let-me-in" {
                 let claims = json!({"sub": "custom", "scope": "a"});
-                Ok(Principal::from_validated_claims(token.clone(), claims.as_object().cloned().unwrap_or_default()))
+                Ok(Principal::from_validated_claims(
+                    token.clone(),
+                    claims.as_object().cloned().unwrap_or_default(),
+                ))
             } else {
                 Err(AuthError::invalid_token("not the magic word"))
             }
@@ -130,17 +217,41 @@ impl TokenValidator for FixedValidator {
 #[tokio::test]
 async fn a_validator_the_user_supplies_replaces_the_configured_one() {
     // No issuer at all: the user's validator needs none.
-    let config = PortcullisConfig { audience: vec!["api".into()], ..Default::default() };
-    let portcullis = Portcullis::builder().config(config).validator(FixedValidator).build().await.unwrap();
-    let app = Router::new().route("/s", get(strict)).layer(portcullis.layer());
+    let config = PortcullisConfig {
+        audience: vec!["api".into()],
+        ..Default::default()
+    };
+    let portcullis = Portcullis::builder()
+        .config(config)
+        .validator(FixedValidator)
+        .build()
+        .await
+        .unwrap();
+    let app = Router::new()
+        .route("/s", get(strict))
+        .layer(portcullis.layer());
     assert_eq!(call(&app, "/s", Some("let-me-in")).await.2, "custom");
-    assert!(call(&app, "/s", Some("other")).await.1.unwrap().contains("not the magic word"));
+    assert!(
+        call(&app, "/s", Some("other"))
+            .await
+            .1
+            .unwrap()
+            .contains("not the magic word")
+    );
 }
 
 #[tokio::test]
 async fn without_an_issuer_the_build_fails_naming_the_key() {
-    let config = PortcullisConfig { audience: vec!["api".into()], ..Default::default() };
-    let error = Portcullis::builder().config(config).build().await.unwrap_err().to_string();
+    let config = PortcullisConfig {
+        audience: vec!["api".into()],
+        ..Default::default()
+    };
+    let error = Portcullis::builder()
+        .config(config)
+        .build()
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("portcullis.issuer"), "{error}");
     assert!(error.contains("PORTCULLIS_ISSUER"), "{error}");
 }
@@ -148,18 +259,73 @@ async fn without_an_issuer_the_build_fails_naming_the_key() {
 #[tokio::test]
 async fn the_dev_issuer_is_never_used_when_an_issuer_is_configured() {
     let dev = DevIssuer::start("api").await.unwrap();
-    let config = PortcullisConfig { issuer: Some(dev.issuer().into()), audience: vec!["api".into()], ..Default::default() };
-    let portcullis = Portcullis::builder().config(config).dev_issuer_when_unconfigured().build().await.unwrap();
+    let config = PortcullisConfig {
+        issuer: Some(dev.issuer().into()),
+        audience: vec!["api".into()],
+        ..Default::default()
+    };
+    let portcullis = Portcullis::builder()
+        .config(config)
+        .dev_issuer_when_unconfigured()
+        .build()
+        .await
+        .unwrap();
     assert!(portcullis.dev_issuer().is_none());
     // The configured issuer's tokens work.
     let token = dev.mint("bob", &["a"], Duration::from_secs(60));
-    let app = Router::new().route("/s", get(strict)).layer(portcullis.layer());
+    let app = Router::new()
+        .route("/s", get(strict))
+        .layer(portcullis.layer());
     assert_eq!(call(&app, "/s", Some(&token)).await.2, "bob");
 }
 
 #[test]
 fn scope_tokens_are_validated_in_const_context() {
-    const OK: bool = ScopeToken::is_valid("hello:read");
-    const BAD: bool = ScopeToken::is_valid("hello read");
-    assert!(OK && !BAD);
+    const CHECKED: () =
+        assert!(ScopeToken::is_valid("hello:read") && !ScopeToken::is_valid("hello read"));
+    let () = CHECKED;
+}
+
+fn leaf_keys(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                leaf_keys(&format!("{prefix}.{k}"), v, out);
+            }
+        }
+        _ => out.push(prefix.to_owned()),
+    }
+}
+
+#[test]
+fn docs_configuration_lists_every_key_with_its_environment_name_and_nothing_else() {
+    let mut keys = Vec::new();
+    leaf_keys(
+        "portcullis",
+        &serde_json::to_value(PortcullisConfig::default()).unwrap(),
+        &mut keys,
+    );
+    keys.sort();
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/configuration.md"
+    ))
+    .unwrap();
+    let mut documented = Vec::new();
+    for line in doc.lines().filter(|l| l.starts_with("| `portcullis.")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let key = cells[1].trim_matches('`').to_owned();
+        let env = cells[3].trim_matches('`');
+        assert_eq!(
+            env,
+            portcullis::config::env_name(&key),
+            "environment name of {key}"
+        );
+        documented.push(key);
+    }
+    documented.sort();
+    assert_eq!(
+        documented, keys,
+        "docs/configuration.md and PortcullisConfig differ"
+    );
 }
