@@ -38,6 +38,10 @@ pub struct PortcullisConfig {
     pub token: TokenConfig,
     /// Calls to the authorization server.
     pub http: HttpConfig,
+    /// Remote validation (RFC 7662), used in `introspect` and `auto` modes.
+    pub introspection: IntrospectionConfig,
+    /// OIDC userinfo enrichment.
+    pub userinfo: UserinfoConfig,
     /// Settings that weaken security, each named for what it gives up.
     pub dangerous: DangerousConfig,
 }
@@ -49,6 +53,108 @@ pub enum Mode {
     /// Locally: discovery → JWKS → signature and claims.
     #[default]
     Jwt,
+    /// Remotely: every token is sent to the introspection endpoint (RFC 7662).
+    Introspect,
+    /// JWS-shaped tokens from the configured issuer locally, everything else by introspection.
+    Auto,
+}
+
+/// How Portcullis authenticates itself to the authorization server (RFC 6749 §2.3, RFC 7523).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    /// HTTP Basic with the form-urlencoded client id and secret.
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+    /// A public client: `client_id` in the body, no secret.
+    None,
+    /// A JWT assertion signed with the client's private key (RFC 7523).
+    PrivateKeyJwt,
+}
+
+/// `[portcullis.introspection]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct IntrospectionConfig {
+    /// The introspection endpoint; from discovery when unset.
+    pub endpoint: Option<String>,
+    /// The client id Portcullis authenticates with.
+    pub client_id: Option<String>,
+    /// The client secret (`client_secret_basic`, `client_secret_post`).
+    pub client_secret: Option<Secret>,
+    /// How Portcullis authenticates to the introspection endpoint.
+    pub auth_method: ClientAuthMethod,
+    /// PEM (PKCS#8) private key for `private_key_jwt`: RSA, EC P-256 or Ed25519.
+    pub private_key_file: Option<String>,
+    /// `kid` to put in the client assertion header, when the IdP needs one.
+    pub private_key_id: Option<String>,
+    /// How long an active answer is reused (never past the token's `exp`). A revoked token keeps
+    /// working here for at most this long.
+    #[serde(with = "duration")]
+    pub cache_ttl: Duration,
+    /// How long an inactive answer is reused.
+    #[serde(with = "duration")]
+    pub inactive_cache_ttl: Duration,
+    /// Most answers kept.
+    pub cache_capacity: u64,
+    /// Accept answers without `aud` (for IdPs that omit it on tokens issued without a resource).
+    pub allow_missing_aud: bool,
+}
+
+impl Default for IntrospectionConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            client_id: None,
+            client_secret: None,
+            auth_method: ClientAuthMethod::default(),
+            private_key_file: None,
+            private_key_id: None,
+            cache_ttl: Duration::from_secs(300),
+            inactive_cache_ttl: Duration::from_secs(10),
+            cache_capacity: 10_000,
+            allow_missing_aud: false,
+        }
+    }
+}
+
+/// What to do when userinfo cannot be fetched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UserinfoFailure {
+    /// Continue without userinfo claims (logged).
+    #[default]
+    Continue,
+    /// Fail the request with 503.
+    Fail,
+}
+
+/// `[portcullis.userinfo]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct UserinfoConfig {
+    /// Fetch userinfo for every authenticated request (eager). Without it, handlers fetch on
+    /// demand with the `UserInfo` extractor.
+    pub enabled: bool,
+    /// The userinfo endpoint; from discovery when unset.
+    pub endpoint: Option<String>,
+    /// What a failed fetch does.
+    pub on_failure: UserinfoFailure,
+    /// Most answers kept (each until its token expires).
+    pub cache_capacity: u64,
+}
+
+impl Default for UserinfoConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            endpoint: None,
+            on_failure: UserinfoFailure::Continue,
+            cache_capacity: 10_000,
+        }
+    }
 }
 
 /// `[portcullis.discovery]`
@@ -235,6 +341,12 @@ impl PortcullisConfig {
         {
             problem("jwks-uri", uri.clone(), reason);
         }
+        self.check_introspection(&mut problem);
+        if let Some(uri) = &self.userinfo.endpoint
+            && let Err(reason) = check_endpoint(uri, self.dangerous.allow_http_issuer)
+        {
+            problem("userinfo.endpoint", uri.clone(), reason);
+        }
         if self.audience.is_empty() && !self.dangerous.accept_any_audience {
             problem(
                 "audience",
@@ -308,6 +420,58 @@ impl PortcullisConfig {
             );
         }
         problems
+    }
+}
+
+impl PortcullisConfig {
+    fn check_introspection(&self, problem: &mut impl FnMut(&'static str, String, String)) {
+        let i = &self.introspection;
+        if let Some(uri) = &i.endpoint
+            && let Err(reason) = check_endpoint(uri, self.dangerous.allow_http_issuer)
+        {
+            problem("introspection.endpoint", uri.clone(), reason);
+        }
+        if self.mode == Mode::Jwt {
+            return;
+        }
+        if i.client_id.as_deref().is_none_or(str::is_empty) {
+            problem(
+                "introspection.client-id",
+                "(not set)".into(),
+                format!(
+                    "mode = \"{}\" needs the client id this API introspects with (PORTCULLIS_INTROSPECTION__CLIENT_ID)",
+                    if self.mode == Mode::Introspect {
+                        "introspect"
+                    } else {
+                        "auto"
+                    }
+                ),
+            );
+        }
+        match i.auth_method {
+            ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost => {
+                if i.client_secret
+                    .as_ref()
+                    .is_none_or(|s| s.expose().is_empty())
+                {
+                    problem(
+                        "introspection.client-secret",
+                        "(not set)".into(),
+                        "introspection.auth-method needs a client secret (PORTCULLIS_INTROSPECTION__CLIENT_SECRET); use auth-method = \"none\" for a public client".into(),
+                    );
+                }
+            }
+            ClientAuthMethod::PrivateKeyJwt => {
+                if i.private_key_file.is_none() {
+                    problem(
+                        "introspection.private-key-file",
+                        "(not set)".into(),
+                        "auth-method = \"private_key_jwt\" needs the PEM (PKCS#8) file of the client's private key".into(),
+                    );
+                }
+            }
+            ClientAuthMethod::None => {}
+        }
     }
 }
 

@@ -14,6 +14,8 @@ use crate::error::{AuthError, ErrorKind, ErrorRenderer, Rfc6750Renderer};
 pub struct AuthContext {
     /// The renderer the layer uses.
     pub renderer: Arc<dyn ErrorRenderer>,
+    /// Where the `UserInfo` extractor gets claims, when a userinfo endpoint is known.
+    pub userinfo: Option<Arc<dyn crate::enrich::UserinfoSource>>,
 }
 
 impl std::fmt::Debug for AuthContext {

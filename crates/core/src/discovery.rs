@@ -135,6 +135,32 @@ pub struct ProviderMetadata {
     pub other: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Where an endpoint's URL comes from: configuration, or the issuer's metadata.
+#[derive(Debug, Clone)]
+pub enum EndpointSource {
+    /// Configured explicitly.
+    Configured(String),
+    /// From discovery.
+    Discovered(Arc<Discovery>, Endpoint),
+}
+
+impl EndpointSource {
+    /// The URL. Absent from the metadata is a misconfiguration that names the setting to use.
+    pub async fn resolve(&self) -> Result<String, AuthError> {
+        match self {
+            Self::Configured(url) => Ok(url.clone()),
+            Self::Discovered(discovery, endpoint) => discovery.endpoint(*endpoint).await?.ok_or_else(|| {
+                AuthError::misconfigured(format!(
+                    "the metadata of {} names no {} (neither the OpenID nor the RFC 8414 document); set {}",
+                    discovery.issuer().as_str(),
+                    endpoint.member(),
+                    endpoint.setting()
+                ))
+            }),
+        }
+    }
+}
+
 /// Fetches and keeps the issuer's metadata.
 #[derive(Debug)]
 pub struct Discovery {
@@ -145,6 +171,54 @@ pub struct Discovery {
     cached: RwLock<Option<Arc<ProviderMetadata>>>,
     last_failure: Mutex<Option<(SystemTime, AuthError)>>,
     flight: SingleFlight<(), Result<Arc<ProviderMetadata>, AuthError>>,
+    /// The RFC 8414 document, read only when the OIDC one lacks an endpoint: `Some(None)` once
+    /// known to be absent.
+    oauth_metadata: RwLock<Option<Option<Arc<ProviderMetadata>>>>,
+    oauth_flight: SingleFlight<(), Result<Option<Arc<ProviderMetadata>>, AuthError>>,
+}
+
+/// An endpoint the metadata may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `jwks_uri`.
+    Jwks,
+    /// `introspection_endpoint`.
+    Introspection,
+    /// `userinfo_endpoint`.
+    Userinfo,
+    /// `token_endpoint`.
+    Token,
+}
+
+impl Endpoint {
+    /// The setting that names this endpoint when discovery does not.
+    pub fn setting(self) -> &'static str {
+        match self {
+            Self::Jwks => "portcullis.jwks-uri",
+            Self::Introspection => "portcullis.introspection.endpoint",
+            Self::Userinfo => "portcullis.userinfo.endpoint",
+            Self::Token => "portcullis.token-endpoint",
+        }
+    }
+
+    /// The metadata member's name.
+    pub fn member(self) -> &'static str {
+        match self {
+            Self::Jwks => "jwks_uri",
+            Self::Introspection => "introspection_endpoint",
+            Self::Userinfo => "userinfo_endpoint",
+            Self::Token => "token_endpoint",
+        }
+    }
+
+    fn of(self, metadata: &ProviderMetadata) -> Option<&String> {
+        match self {
+            Self::Jwks => metadata.jwks_uri.as_ref(),
+            Self::Introspection => metadata.introspection_endpoint.as_ref(),
+            Self::Userinfo => metadata.userinfo_endpoint.as_ref(),
+            Self::Token => metadata.token_endpoint.as_ref(),
+        }
+    }
 }
 
 impl Discovery {
@@ -164,7 +238,52 @@ impl Discovery {
             cached: RwLock::new(None),
             last_failure: Mutex::new(None),
             flight: SingleFlight::new(),
+            oauth_metadata: RwLock::new(None),
+            oauth_flight: SingleFlight::new(),
         }
+    }
+
+    /// An endpoint from the metadata. Some IdPs publish an endpoint (introspection, typically)
+    /// only in the RFC 8414 document: when the OpenID document lacks it, that one is read too,
+    /// once. `Ok(None)` when neither names it.
+    pub async fn endpoint(&self, endpoint: Endpoint) -> Result<Option<String>, AuthError> {
+        let metadata = self.metadata().await?;
+        if let Some(url) = endpoint.of(&metadata) {
+            return Ok(Some(url.clone()));
+        }
+        let cached = self
+            .oauth_metadata
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let oauth = match cached {
+            Some(known) => known,
+            None => {
+                self.oauth_flight
+                    .run((), || async {
+                        let url = self.issuer.oauth_metadata_url();
+                        let found = match self.http.get_json::<ProviderMetadata>(&url).await {
+                            Ok(fetched) => {
+                                check_issuer(&self.issuer, &fetched.value)?;
+                                Some(Arc::new(fetched.value))
+                            }
+                            Err(FetchError::Status { status, .. })
+                                if (400..500).contains(&status) =>
+                            {
+                                None
+                            }
+                            Err(e) => return Err(unavailable(&e)),
+                        };
+                        *self
+                            .oauth_metadata
+                            .write()
+                            .unwrap_or_else(|p| p.into_inner()) = Some(found.clone());
+                        Ok(found)
+                    })
+                    .await?
+            }
+        };
+        Ok(oauth.as_deref().and_then(|m| endpoint.of(m)).cloned())
     }
 
     /// The configured issuer.

@@ -41,3 +41,25 @@ impl<T: Enricher + ?Sized> Enricher for Arc<T> {
         (**self).enrich(principal, request)
     }
 }
+
+/// Fetches userinfo claims for a principal on demand (the lazy side of userinfo enrichment).
+/// Implemented by portcullis-userinfo; the `UserInfo` extractor calls it.
+pub trait UserinfoSource: Send + Sync + 'static {
+    /// The userinfo claims for the principal's token (cached by the implementation).
+    fn userinfo<'a>(
+        &'a self,
+        principal: &'a Principal,
+    ) -> BoxFuture<'a, Result<crate::principal::Claims, AuthError>>;
+}
+
+/// Userinfo claims, for handlers: taken from the principal when an eager enricher fetched them,
+/// otherwise fetched on demand (and cached per token).
+#[derive(Debug, Clone)]
+pub struct UserInfo(pub crate::principal::Claims);
+
+impl UserInfo {
+    /// One claim.
+    pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
+        self.0.get(name)
+    }
+}

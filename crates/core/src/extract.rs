@@ -6,6 +6,7 @@ use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 
 use crate::context::{AuthContext, AuthRejection};
+use crate::enrich::UserInfo;
 use crate::error::AuthError;
 use crate::principal::Principal;
 
@@ -51,5 +52,32 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
                 "the Option<Principal> extractor",
             )),
         }
+    }
+}
+
+/// Userinfo claims: from the principal when the eager enricher fetched them, else fetched now.
+impl<S: Send + Sync> FromRequestParts<S> for UserInfo {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let principal =
+            <Principal as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        if let Some(claims) = principal.userinfo() {
+            return Ok(UserInfo(claims.clone()));
+        }
+        let context = parts.extensions.get::<AuthContext>();
+        let Some(source) = context.and_then(|c| c.userinfo.clone()) else {
+            return Err(AuthRejection::new(
+                AuthError::misconfigured(
+                    "the UserInfo extractor needs a userinfo endpoint: the issuer's metadata names none; set portcullis.userinfo.endpoint",
+                ),
+                context,
+            ));
+        };
+        source
+            .userinfo(&principal)
+            .await
+            .map(UserInfo)
+            .map_err(|error| AuthRejection::new(error, context))
     }
 }

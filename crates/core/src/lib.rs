@@ -17,6 +17,9 @@
 //! and [`single_flight`] (one fetch for many waiters).
 
 pub mod authorize;
+pub mod cache_key;
+pub mod claims;
+pub mod client_auth;
 pub mod clock;
 pub mod config;
 pub mod discovery;
@@ -34,8 +37,8 @@ pub use authorize::Authorizer;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::PortcullisConfig;
 pub use context::{AuthContext, AuthRejection};
-pub use discovery::{Discovery, IssuerUrl, ProviderMetadata};
-pub use enrich::{Enricher, NoEnrichment};
+pub use discovery::{Discovery, Endpoint, EndpointSource, IssuerUrl, ProviderMetadata};
+pub use enrich::{Enricher, NoEnrichment, UserInfo, UserinfoSource};
 pub use error::{AuthError, ErrorKind, ErrorRenderer, Rfc6750Renderer};
 pub use principal::Principal;
 pub use resolve::{HeaderTokenResolver, TokenResolver};

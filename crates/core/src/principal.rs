@@ -87,6 +87,13 @@ impl Principal {
         self.0.client_id.as_deref()
     }
 
+    /// A human-readable user name: `username` (RFC 7662), else `preferred_username` (OIDC).
+    pub fn username(&self) -> Option<&str> {
+        ["username", "preferred_username"]
+            .iter()
+            .find_map(|name| self.0.claims.get(*name).and_then(Value::as_str))
+    }
+
     /// The granted scopes.
     pub fn scopes(&self) -> &Scopes {
         &self.0.scopes

@@ -4,6 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use portcullis_core::AuthError;
+use portcullis_core::claims::printable;
 use serde_json::{Map, Value};
 
 /// A compact JWS split into its parts; `signing_input` is `header.payload`.
@@ -186,25 +187,6 @@ pub fn check_header(
         kid,
         typed_access_token,
     })
-}
-
-/// A token-supplied string shortened and made printable for a description.
-pub fn printable(value: &str) -> String {
-    let mut out: String = value
-        .chars()
-        .take(64)
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    if value.chars().count() > 64 {
-        out.push_str("...");
-    }
-    out
 }
 
 #[cfg(test)]

@@ -19,5 +19,5 @@ pub mod store;
 pub mod validator;
 
 pub use settings::JwtSettings;
-pub use store::{JwksStore, KeySource};
+pub use store::JwksStore;
 pub use validator::JwtValidator;

@@ -18,18 +18,9 @@ use portcullis_core::clock::elapsed_since;
 use portcullis_core::config::JwksConfig;
 use portcullis_core::http::{FetchError, HttpClient};
 use portcullis_core::single_flight::SingleFlight;
-use portcullis_core::{AuthError, Clock, Discovery};
+use portcullis_core::{AuthError, Clock, EndpointSource};
 
 use crate::jwks::KeySet;
-
-/// Where the JWKS URL comes from.
-#[derive(Debug, Clone)]
-pub enum KeySource {
-    /// A configured URL (`portcullis.jwks-uri`).
-    Uri(String),
-    /// `jwks_uri` of the issuer's metadata.
-    Discovery(Arc<Discovery>),
-}
 
 /// A key set and when it was fetched.
 #[derive(Debug)]
@@ -45,7 +36,7 @@ pub struct CachedKeys {
 /// Fetches and caches the issuer's keys.
 #[derive(Debug)]
 pub struct JwksStore {
-    source: KeySource,
+    source: EndpointSource,
     http: HttpClient,
     clock: Arc<dyn Clock>,
     config: JwksConfig,
@@ -61,7 +52,7 @@ pub struct JwksStore {
 impl JwksStore {
     /// A store that has fetched nothing yet.
     pub fn new(
-        source: KeySource,
+        source: EndpointSource,
         http: HttpClient,
         clock: Arc<dyn Clock>,
         config: JwksConfig,
@@ -180,20 +171,7 @@ impl JwksStore {
     }
 
     async fn fetch(&self) -> Result<CachedKeys, AuthError> {
-        let url = match &self.source {
-            KeySource::Uri(url) => url.clone(),
-            KeySource::Discovery(discovery) => discovery
-                .metadata()
-                .await?
-                .jwks_uri
-                .clone()
-                .ok_or_else(|| {
-                    AuthError::misconfigured(format!(
-                        "the metadata of {} has no jwks_uri; set portcullis.jwks-uri",
-                        discovery.issuer().as_str()
-                    ))
-                })?,
-        };
+        let url = self.source.resolve().await?;
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let fetched = self
             .http

@@ -5,13 +5,16 @@ use std::sync::Arc;
 use http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use portcullis_core::http::HttpClient;
-use portcullis_core::{AuthError, BearerToken, BoxFuture, Clock, Principal, TokenValidator};
+use portcullis_core::{
+    AuthError, BearerToken, BoxFuture, Clock, EndpointSource, Principal, TokenValidator,
+};
 
-use crate::claims::{ClaimRules, check_claims};
-use crate::header::{CompactJws, JoseHeader, check_header, printable};
+use crate::claims::{JwtClaimRules, check_claims};
+use crate::header::{CompactJws, JoseHeader, check_header};
 use crate::jwks::VerificationKey;
 use crate::settings::JwtSettings;
-use crate::store::{JwksStore, KeySource};
+use crate::store::JwksStore;
+use portcullis_core::claims::printable;
 
 /// Validates JWT access tokens against the issuer's JWKS (RFC 9068, RFC 8725).
 ///
@@ -39,7 +42,7 @@ impl JwtValidator {
     /// A validator whose keys come from `source`.
     pub fn new(
         settings: JwtSettings,
-        source: KeySource,
+        source: EndpointSource,
         http: HttpClient,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -89,7 +92,7 @@ impl JwtValidator {
         self.verify_signature(&jws, &header).await?;
         let claims = jws.claims()?;
         let leeway = i64::try_from(self.settings.leeway.as_secs()).unwrap_or(i64::MAX);
-        let rules = ClaimRules {
+        let rules = JwtClaimRules {
             issuer: self.settings.issuer.as_str(),
             audiences: &self.settings.audiences,
             accept_any_audience: self.settings.accept_any_audience,

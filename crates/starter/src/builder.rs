@@ -4,16 +4,15 @@
 use std::sync::Arc;
 
 use portcullis_core::config::PortcullisConfig;
-use portcullis_core::http::HttpClient;
 use portcullis_core::{
-    AuthError, Clock, Discovery, Enricher, ErrorRenderer, HeaderTokenResolver, IssuerUrl,
-    NoEnrichment, Rfc6750Renderer, SystemClock, TokenResolver, TokenValidator,
+    AuthError, Clock, Enricher, ErrorRenderer, HeaderTokenResolver, Rfc6750Renderer, SystemClock,
+    TokenResolver, TokenValidator, UserinfoSource,
 };
-use portcullis_jwt_local::{JwtSettings, JwtValidator, KeySource};
 
-use crate::config::{ConfigError, ConfigErrors, ConfigLoader, LoadedConfig};
+use crate::config::{ConfigErrors, ConfigLoader, LoadedConfig};
 use crate::layer::AuthLayer;
 use crate::pipeline::Pipeline;
+use crate::wiring::Wiring;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +178,7 @@ impl PortcullisBuilder {
         }
         let config = &loaded.config;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let wiring = Wiring::new(&loaded, clock, dev_in_use(&dev))?;
 
         let validator: Arc<dyn TokenValidator> = match self.validator {
             Some(validator) => {
@@ -188,8 +188,9 @@ impl PortcullisBuilder {
                 );
                 validator
             }
-            None => Arc::new(jwt_validator(&loaded, clock, dev_in_use(&dev))?),
+            None => wiring.validator()?,
         };
+        let userinfo = wiring.userinfo_client();
         let resolver: Arc<dyn TokenResolver> = match self.resolver {
             Some(resolver) => {
                 tracing::info!("portcullis: token resolver supplied by the application");
@@ -223,7 +224,13 @@ impl PortcullisBuilder {
                 })
             }
         };
-        let enricher: Arc<dyn Enricher> = self.enricher.unwrap_or_else(|| Arc::new(NoEnrichment));
+        let enricher: Arc<dyn Enricher> = match self.enricher {
+            Some(enricher) => {
+                tracing::info!("portcullis: enricher supplied by the application");
+                enricher
+            }
+            None => wiring.enricher(userinfo.clone()),
+        };
 
         if config.discovery.eager {
             tracing::info!(
@@ -242,113 +249,13 @@ impl PortcullisBuilder {
                 validator,
                 enricher,
                 renderer,
+                userinfo: userinfo.map(|client| client as Arc<dyn UserinfoSource>),
             }),
             config: Arc::new(loaded.config),
             #[cfg(feature = "dev-issuer")]
             dev,
         })
     }
-}
-
-fn jwt_validator(
-    loaded: &LoadedConfig,
-    clock: Arc<dyn Clock>,
-    dev: bool,
-) -> Result<JwtValidator, StartupError> {
-    let config = &loaded.config;
-    let Some(issuer_text) = &config.issuer else {
-        return Err(ConfigErrors(vec![ConfigError {
-            key: "portcullis.issuer".into(),
-            value: None,
-            reason: "not set: name your issuer in config/default.toml ([portcullis] issuer = \"https://…\") or PORTCULLIS_ISSUER".into(),
-            source: None,
-        }])
-        .into());
-    };
-    let config_error = |key: &str, value: &str, reason: String| {
-        StartupError::Config(ConfigErrors(vec![ConfigError {
-            key: format!("portcullis.{key}"),
-            value: Some(value.to_owned()),
-            reason,
-            source: Some(loaded.source_of(key)),
-        }]))
-    };
-    let issuer = IssuerUrl::parse(issuer_text, config.dangerous.allow_http_issuer)
-        .map_err(|e| config_error("issuer", issuer_text, e.to_string()))?;
-    let http = HttpClient::new(config.http.settings()).map_err(|e| config_error("http", "", e))?;
-    let settings = JwtSettings::from_config(config, issuer.clone())
-        .map_err(|e| config_error("jwt.algorithms", "", e))?;
-
-    tracing::info!(
-        "portcullis: mode = jwt: tokens are validated locally ({})",
-        loaded.source_of("mode")
-    );
-    let issuer_source = if dev {
-        "the development issuer".to_owned()
-    } else {
-        loaded.source_of("issuer")
-    };
-    tracing::info!("portcullis: issuer = {} ({issuer_source})", issuer.as_str());
-    if config.dangerous.accept_any_audience {
-        tracing::warn!(
-            "portcullis: DANGEROUS: any audience is accepted (portcullis.dangerous.accept-any-audience, {})",
-            loaded.source_of("dangerous.accept-any-audience")
-        );
-    } else {
-        tracing::info!(
-            "portcullis: audience = {:?} ({})",
-            config.audience,
-            loaded.source_of("audience")
-        );
-    }
-    if config.dangerous.allow_http_issuer
-        && !issuer.is_loopback()
-        && issuer.as_str().starts_with("http:")
-    {
-        tracing::warn!(
-            "portcullis: DANGEROUS: plain-http issuer accepted (portcullis.dangerous.allow-http-issuer)"
-        );
-    }
-    tracing::info!(
-        "portcullis: algorithms = {:?}, leeway = {}s, typ at+jwt {} ({})",
-        config.jwt.algorithms,
-        config.jwt.leeway.as_secs(),
-        if config.jwt.strict_typ {
-            "required"
-        } else {
-            "accepted, not required"
-        },
-        loaded.source_of("jwt.algorithms"),
-    );
-    let source = match &config.jwks_uri {
-        Some(uri) => {
-            tracing::info!(
-                "portcullis: keys from portcullis.jwks-uri = {uri} ({}); discovery skipped",
-                loaded.source_of("jwks-uri")
-            );
-            KeySource::Uri(uri.clone())
-        }
-        None => {
-            tracing::info!(
-                "portcullis: keys from discovery at {}",
-                issuer.openid_configuration_url()
-            );
-            KeySource::Discovery(Arc::new(Discovery::new(
-                issuer,
-                http.clone(),
-                clock.clone(),
-                config.discovery.retry_backoff,
-            )))
-        }
-    };
-    tracing::info!(
-        "portcullis: JWKS refresh every {}s unless the IdP's max-age says otherwise (bounded {}s..{}s), unknown-kid cooldown {}s",
-        config.jwks.refresh_interval.as_secs(),
-        config.jwks.min_refresh.as_secs(),
-        config.jwks.max_refresh.as_secs(),
-        config.jwks.unknown_kid_cooldown.as_secs(),
-    );
-    Ok(JwtValidator::new(settings, source, http, clock))
 }
 
 #[cfg(feature = "dev-issuer")]

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::response::Response;
 use http::Request;
 use portcullis_core::context::log_error;
-use portcullis_core::{AuthContext, AuthError, BoxFuture};
+use portcullis_core::{AuthError, BoxFuture};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -97,9 +97,7 @@ where
                 log_error(&error);
                 return Ok(pipeline.renderer().render(&error).map(Body::from));
             }
-            parts.extensions.insert(AuthContext {
-                renderer: pipeline.renderer().clone(),
-            });
+            parts.extensions.insert(pipeline.context());
             inner.call(Request::from_parts(parts, body)).await
         })
     }

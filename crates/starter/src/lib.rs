@@ -28,14 +28,17 @@
 //! insufficient_scope`; an unreachable issuer with nothing cached `503` with `Retry-After`.
 
 mod authorize;
+mod auto;
 mod builder;
 pub mod config;
 #[cfg(feature = "dev-issuer")]
 pub mod dev;
 mod layer;
 mod pipeline;
+mod wiring;
 
 pub use authorize::{AuthorizeLayer, AuthorizeService, require_any_scope, require_scopes};
+pub use auto::AutoValidator;
 pub use builder::{Portcullis, PortcullisBuilder, StartupError};
 pub use config::{ConfigError, ConfigErrors, ConfigLoader, LoadedConfig};
 pub use layer::{AuthLayer, AuthService};
@@ -45,6 +48,8 @@ pub use portcullis_core as core;
 pub use portcullis_core::config::PortcullisConfig;
 pub use portcullis_core::{
     AuthError, Authorizer, BearerToken, Enricher, ErrorKind, ErrorRenderer, Principal, ScopePolicy,
-    Scopes, TokenResolver, TokenValidator,
+    Scopes, TokenResolver, TokenValidator, UserInfo,
 };
+pub use portcullis_introspect_remote as introspect;
 pub use portcullis_jwt_local as jwt;
+pub use portcullis_userinfo as userinfo;

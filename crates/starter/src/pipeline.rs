@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use http::request::Parts;
 use portcullis_core::{
-    AuthError, Enricher, ErrorRenderer, Principal, TokenResolver, TokenValidator,
+    AuthContext, AuthError, Enricher, ErrorRenderer, Principal, TokenResolver, TokenValidator,
+    UserinfoSource,
 };
 
 /// The components one request goes through. Built by [`crate::PortcullisBuilder`].
@@ -14,6 +15,7 @@ pub struct Pipeline {
     pub(crate) validator: Arc<dyn TokenValidator>,
     pub(crate) enricher: Arc<dyn Enricher>,
     pub(crate) renderer: Arc<dyn ErrorRenderer>,
+    pub(crate) userinfo: Option<Arc<dyn UserinfoSource>>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -34,6 +36,14 @@ impl Pipeline {
         let principal = self.enricher.enrich(principal, parts).await?;
         tracing::debug!(target: "portcullis", subject = ?principal.subject(), client_id = ?principal.client_id(), "request authenticated");
         Ok(Some(principal))
+    }
+
+    /// What the layer leaves in each request for the extractors and route layers.
+    pub fn context(&self) -> AuthContext {
+        AuthContext {
+            renderer: self.renderer.clone(),
+            userinfo: self.userinfo.clone(),
+        }
     }
 
     /// The renderer for error responses.

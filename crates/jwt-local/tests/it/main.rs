@@ -12,12 +12,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use portcullis_core::EndpointSource;
 use portcullis_core::config::PortcullisConfig;
 use portcullis_core::http::{HttpClient, HttpSettings};
 use portcullis_core::{
     AuthError, BearerToken, Clock, ErrorKind, IssuerUrl, ManualClock, Principal,
 };
-use portcullis_jwt_local::{JwtSettings, JwtValidator, KeySource};
+use portcullis_jwt_local::{JwtSettings, JwtValidator};
 use serde_json::{Value, json};
 use support::{FakeJwks, JwksReply, TestKey, b64};
 
@@ -47,7 +48,7 @@ async fn fixture(keys: &[&TestKey], tweak: impl FnOnce(&mut PortcullisConfig)) -
     .unwrap();
     let validator = JwtValidator::new(
         settings,
-        KeySource::Uri(jwks.url.clone()),
+        EndpointSource::Configured(jwks.url.clone()),
         http,
         Arc::new(clock.clone()),
     );

@@ -1,0 +1,283 @@
+//! The standard claim checks shared by every validator: `iss`, `exp`, `nbf`, `iat`, `aud`, as one
+//! linear list, each failure with a description that says what to fix. A JWT must carry `iss`,
+//! `exp` and `aud`; an introspection answer may leave some out ([`Presence`]).
+
+use serde_json::{Map, Value};
+
+use crate::error::AuthError;
+use crate::principal::numeric_date;
+
+/// Which claims must be present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Presence {
+    /// `iss` required.
+    pub iss: bool,
+    /// `exp` required.
+    pub exp: bool,
+    /// `aud` required (when an audience is configured).
+    pub aud: bool,
+}
+
+impl Presence {
+    /// JWT access tokens (RFC 9068): all required.
+    pub const JWT: Self = Self {
+        iss: true,
+        exp: true,
+        aud: true,
+    };
+}
+
+/// What the claims are checked against.
+#[derive(Debug, Clone)]
+pub struct ClaimRules<'a> {
+    /// Exact `iss`.
+    pub issuer: &'a str,
+    /// Accepted audiences (any one).
+    pub audiences: &'a [String],
+    /// Skip the audience check (dangerous).
+    pub accept_any_audience: bool,
+    /// Seconds of clock skew allowed.
+    pub leeway: i64,
+    /// Now, in Unix seconds.
+    pub now: i64,
+    /// Which claims must be present.
+    pub presence: Presence,
+    /// On an audience failure, say that this is probably an ID token.
+    pub id_token_hint: bool,
+}
+
+/// Runs the checks in order: `iss`, `exp`, `nbf`, `iat`, `aud`.
+pub fn check_standard_claims(
+    claims: &Map<String, Value>,
+    rules: &ClaimRules<'_>,
+) -> Result<(), AuthError> {
+    match claims.get("iss") {
+        None if rules.presence.iss => {
+            return Err(AuthError::invalid_token("the token has no issuer (iss)"));
+        }
+        None => {}
+        Some(Value::String(iss)) if iss == rules.issuer => {}
+        Some(Value::String(iss)) => {
+            return Err(AuthError::invalid_token(format!(
+                "the token was issued by {}, not by the issuer this API trusts ({})",
+                printable(iss),
+                rules.issuer
+            )));
+        }
+        Some(_) => {
+            return Err(AuthError::invalid_token(
+                "the token's issuer (iss) is not a string",
+            ));
+        }
+    }
+
+    match time_claim(claims, "exp")? {
+        None if rules.presence.exp => {
+            return Err(AuthError::invalid_token("the token has no expiry (exp)"));
+        }
+        None => {}
+        Some(exp) if rules.now > exp.saturating_add(rules.leeway) => {
+            return Err(AuthError::invalid_token(format!(
+                "the token expired {} s ago",
+                rules.now - exp
+            )));
+        }
+        Some(_) => {}
+    }
+    if let Some(nbf) = time_claim(claims, "nbf")?
+        && rules.now.saturating_add(rules.leeway) < nbf
+    {
+        return Err(AuthError::invalid_token(format!(
+            "the token is not valid for another {} s (nbf)",
+            nbf - rules.now
+        )));
+    }
+    if let Some(iat) = time_claim(claims, "iat")?
+        && iat > rules.now.saturating_add(rules.leeway)
+    {
+        return Err(AuthError::invalid_token(format!(
+            "the token claims to be issued {} s in the future (iat); check the issuer's clock",
+            iat - rules.now
+        )));
+    }
+
+    if !rules.accept_any_audience {
+        check_audience(claims, rules)?;
+    }
+    Ok(())
+}
+
+fn check_audience(claims: &Map<String, Value>, rules: &ClaimRules<'_>) -> Result<(), AuthError> {
+    let audiences: Vec<&str> = match claims.get("aud") {
+        None if !rules.presence.aud => return Ok(()),
+        None => {
+            return Err(AuthError::invalid_token(
+                "the token has no audience (aud); this API accepts only tokens issued for it",
+            ));
+        }
+        Some(Value::String(aud)) => vec![aud.as_str()],
+        Some(Value::Array(items)) => {
+            let strings: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+            if strings.len() != items.len() {
+                return Err(AuthError::invalid_token(
+                    "the token's audience (aud) holds a value that is not a string",
+                ));
+            }
+            strings
+        }
+        Some(_) => {
+            return Err(AuthError::invalid_token(
+                "the token's audience (aud) is not a string or a list of strings",
+            ));
+        }
+    };
+    if audiences
+        .iter()
+        .any(|aud| rules.audiences.iter().any(|ok| ok == aud))
+    {
+        return Ok(());
+    }
+    let shown = printable(&audiences.join(" "));
+    let accepted = rules.audiences.join(" ");
+    if rules.id_token_hint {
+        return Err(AuthError::invalid_token(format!(
+            "the audience is not this API (aud {shown}; this API accepts {accepted}); an ID token's audience is the client, so this is probably an ID token: call APIs with an access token issued for this API"
+        )));
+    }
+    Err(AuthError::invalid_token(format!(
+        "the token is for another audience (aud {shown}); this API accepts {accepted}"
+    )))
+}
+
+fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, AuthError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(value) => numeric_date(value).map(Some).ok_or_else(|| {
+            AuthError::invalid_token(format!(
+                "the token's {name} is not a NumericDate (seconds since 1970)"
+            ))
+        }),
+    }
+}
+
+/// A token-supplied string shortened and made printable for a description.
+pub fn printable(value: &str) -> String {
+    let mut out: String = value
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if value.chars().count() > 64 {
+        out.push_str("...");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn rules(audiences: &[String], presence: Presence) -> ClaimRules<'_> {
+        ClaimRules {
+            issuer: "https://idp",
+            audiences,
+            accept_any_audience: false,
+            leeway: 60,
+            now: NOW,
+            presence,
+            id_token_hint: false,
+        }
+    }
+
+    fn check(claims: Value) -> Result<(), String> {
+        let audiences = vec!["api".to_string(), "api2".to_string()];
+        check_standard_claims(
+            claims.as_object().unwrap(),
+            &rules(&audiences, Presence::JWT),
+        )
+        .map_err(|e| e.description().to_string())
+    }
+
+    fn good() -> Value {
+        json!({"iss": "https://idp", "aud": "api", "exp": NOW + 300, "iat": NOW, "sub": "alice", "scope": "a"})
+    }
+
+    fn with(mut claims: Value, name: &str, value: Value) -> Value {
+        claims[name] = value;
+        claims
+    }
+
+    fn without(mut claims: Value, name: &str) -> Value {
+        claims.as_object_mut().unwrap().remove(name);
+        claims
+    }
+
+    #[test]
+    fn good_claims_pass_with_string_or_array_audience_and_float_dates() {
+        assert_eq!(check(good()), Ok(()));
+        assert_eq!(check(with(good(), "aud", json!(["other", "api2"]))), Ok(()));
+        assert_eq!(check(with(good(), "exp", json!(1.8e9 + 300.0))), Ok(()));
+    }
+
+    #[test]
+    fn each_claim_failure_says_what_is_wrong() {
+        let cases = [
+            (without(good(), "iss"), "no issuer"),
+            (
+                with(good(), "iss", json!("https://evil")),
+                "issued by https://evil",
+            ),
+            (with(good(), "iss", json!(["https://idp"])), "not a string"),
+            (without(good(), "exp"), "no expiry"),
+            (
+                with(good(), "exp", json!("soon")),
+                "exp is not a NumericDate",
+            ),
+            (with(good(), "exp", json!(NOW - 61)), "expired 61 s ago"),
+            (
+                with(good(), "nbf", json!(NOW + 120)),
+                "not valid for another 120 s",
+            ),
+            (with(good(), "iat", json!(NOW + 3600)), "in the future"),
+            (without(good(), "aud"), "no audience"),
+            (with(good(), "aud", json!("other")), "another audience"),
+            (with(good(), "aud", json!(["api", 5])), "not a string"),
+        ];
+        for (claims, expected) in cases {
+            let error = check(claims.clone()).unwrap_err();
+            assert!(error.contains(expected), "{claims}: {error}");
+        }
+    }
+
+    #[test]
+    fn leeway_tolerates_small_skew() {
+        assert_eq!(check(with(good(), "exp", json!(NOW - 59))), Ok(()));
+        assert_eq!(check(with(good(), "nbf", json!(NOW + 59))), Ok(()));
+    }
+
+    #[test]
+    fn optional_presence_allows_missing_claims_but_still_checks_present_ones() {
+        let audiences = vec!["api".to_string()];
+        let lenient = rules(
+            &audiences,
+            Presence {
+                iss: false,
+                exp: false,
+                aud: false,
+            },
+        );
+        let bare = json!({"sub": "alice"});
+        assert!(check_standard_claims(bare.as_object().unwrap(), &lenient).is_ok());
+        let wrong = json!({"sub": "alice", "aud": "other", "iss": "https://idp"});
+        assert!(check_standard_claims(wrong.as_object().unwrap(), &lenient).is_err());
+    }
+}

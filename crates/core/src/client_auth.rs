@@ -1,0 +1,341 @@
+//! Client authentication to the authorization server (RFC 6749 §2.3, RFC 7523), shared by
+//! introspection and, later, the token endpoint.
+//!
+//! The hand-built versions of this are where integrations break: the Basic credentials are the
+//! client id and secret each **form-urlencoded** before they are joined and base64-encoded
+//! (RFC 6749 §2.3.1), so a secret with `:` or `+` must not be sent raw.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+use crate::clock::Clock;
+use crate::config::{ClientAuthMethod, IntrospectionConfig};
+use crate::secret::Secret;
+
+/// The JWT assertion type of RFC 7523 §2.2.
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// How a request to the authorization server is authenticated.
+#[derive(Clone)]
+pub enum ClientAuth {
+    /// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))`.
+    Basic {
+        /// Client id.
+        client_id: String,
+        /// Client secret.
+        secret: Secret,
+    },
+    /// `client_id` and `client_secret` in the body.
+    Post {
+        /// Client id.
+        client_id: String,
+        /// Client secret.
+        secret: Secret,
+    },
+    /// A public client: `client_id` in the body.
+    None {
+        /// Client id.
+        client_id: String,
+    },
+    /// `client_assertion` signed with the client's key.
+    PrivateKeyJwt {
+        /// Client id (`iss` and `sub` of the assertion).
+        client_id: String,
+        /// The signing key.
+        key: Arc<AssertionKey>,
+        /// `aud` of the assertion: the issuer identifier.
+        audience: String,
+    },
+}
+
+impl fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (method, id) = match self {
+            Self::Basic { client_id, .. } => ("client_secret_basic", client_id),
+            Self::Post { client_id, .. } => ("client_secret_post", client_id),
+            Self::None { client_id } => ("none", client_id),
+            Self::PrivateKeyJwt { client_id, .. } => ("private_key_jwt", client_id),
+        };
+        write!(f, "ClientAuth({method}, client_id={id})")
+    }
+}
+
+/// What to add to a request: an `Authorization` header and form fields.
+#[derive(Debug, Default)]
+pub struct Credentials {
+    /// `Authorization` header value, for Basic.
+    pub authorization: Option<String>,
+    /// Form fields to add to the body.
+    pub form: Vec<(&'static str, String)>,
+}
+
+impl ClientAuth {
+    /// Builds client authentication from the introspection settings (already checked by
+    /// `PortcullisConfig::check`). `audience` is the issuer identifier, for assertions.
+    pub fn from_config(config: &IntrospectionConfig, audience: &str) -> Result<Self, String> {
+        let client_id = config
+            .client_id
+            .clone()
+            .ok_or("portcullis.introspection.client-id is not set")?;
+        let secret = || {
+            config
+                .client_secret
+                .clone()
+                .ok_or("portcullis.introspection.client-secret is not set")
+        };
+        Ok(match config.auth_method {
+            ClientAuthMethod::ClientSecretBasic => Self::Basic {
+                client_id,
+                secret: secret()?,
+            },
+            ClientAuthMethod::ClientSecretPost => Self::Post {
+                client_id,
+                secret: secret()?,
+            },
+            ClientAuthMethod::None => Self::None { client_id },
+            ClientAuthMethod::PrivateKeyJwt => {
+                let path = config
+                    .private_key_file
+                    .as_deref()
+                    .ok_or("portcullis.introspection.private-key-file is not set")?;
+                let key =
+                    AssertionKey::from_pem_file(Path::new(path), config.private_key_id.clone())
+                        .map_err(|e| {
+                            format!("portcullis.introspection.private-key-file = {path:?}: {e}")
+                        })?;
+                Self::PrivateKeyJwt {
+                    client_id,
+                    key: Arc::new(key),
+                    audience: audience.to_owned(),
+                }
+            }
+        })
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        match self {
+            Self::Basic { client_id, .. }
+            | Self::Post { client_id, .. }
+            | Self::None { client_id }
+            | Self::PrivateKeyJwt { client_id, .. } => client_id,
+        }
+    }
+
+    /// The method's RFC name.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Self::Basic { .. } => "client_secret_basic",
+            Self::Post { .. } => "client_secret_post",
+            Self::None { .. } => "none",
+            Self::PrivateKeyJwt { .. } => "private_key_jwt",
+        }
+    }
+
+    /// The credentials for one request (a fresh assertion each time for `private_key_jwt`).
+    pub fn credentials(&self, clock: &dyn Clock) -> Result<Credentials, String> {
+        Ok(match self {
+            Self::Basic { client_id, secret } => Credentials {
+                authorization: Some(basic_authorization(client_id, secret.expose())),
+                form: Vec::new(),
+            },
+            Self::Post { client_id, secret } => Credentials {
+                authorization: None,
+                form: vec![
+                    ("client_id", client_id.clone()),
+                    ("client_secret", secret.expose().to_owned()),
+                ],
+            },
+            Self::None { client_id } => Credentials {
+                authorization: None,
+                form: vec![("client_id", client_id.clone())],
+            },
+            Self::PrivateKeyJwt {
+                client_id,
+                key,
+                audience,
+            } => {
+                let assertion = key.assertion(client_id, audience, clock)?;
+                Credentials {
+                    authorization: None,
+                    form: vec![
+                        ("client_id", client_id.clone()),
+                        ("client_assertion_type", JWT_BEARER_ASSERTION.to_owned()),
+                        ("client_assertion", assertion),
+                    ],
+                }
+            }
+        })
+    }
+}
+
+/// `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
+pub fn basic_authorization(client_id: &str, secret: &str) -> String {
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", encode(client_id), encode(secret)))
+    )
+}
+
+/// A private key that signs client assertions.
+pub struct AssertionKey {
+    signer: Signer,
+    kid: Option<String>,
+}
+
+enum Signer {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+impl fmt::Debug for AssertionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AssertionKey({}, kid={:?})", self.alg(), self.kid)
+    }
+}
+
+impl AssertionKey {
+    /// Reads a PEM PKCS#8 private key (RSA → RS256, EC P-256 → ES256, Ed25519 → EdDSA).
+    pub fn from_pem_file(path: &Path, kid: Option<String>) -> Result<Self, String> {
+        let pem = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
+        Self::from_pem(&pem, kid)
+    }
+
+    /// Parses a PEM PKCS#8 private key.
+    pub fn from_pem(pem: &str, kid: Option<String>) -> Result<Self, String> {
+        if !pem.contains("-----BEGIN PRIVATE KEY-----") {
+            return Err("not a PEM PKCS#8 private key (-----BEGIN PRIVATE KEY-----)".into());
+        }
+        let body: String = pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .map(str::trim)
+            .collect();
+        let der = STANDARD
+            .decode(body)
+            .map_err(|_| "the PEM body is not base64".to_string())?;
+        let signer = if let Ok(key) = RsaKeyPair::from_pkcs8(&der) {
+            Signer::Rsa(key)
+        } else if let Ok(key) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der) {
+            Signer::Ec(key)
+        } else if let Ok(key) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der) {
+            Signer::Ed(key)
+        } else {
+            return Err(
+                "unsupported key: use RSA (2048 bits or more), EC P-256 or Ed25519 in PKCS#8"
+                    .into(),
+            );
+        };
+        Ok(Self { signer, kid })
+    }
+
+    /// The JOSE algorithm.
+    pub fn alg(&self) -> &'static str {
+        match self.signer {
+            Signer::Rsa(_) => "RS256",
+            Signer::Ec(_) => "ES256",
+            Signer::Ed(_) => "EdDSA",
+        }
+    }
+
+    /// An RFC 7523 client assertion: `iss` = `sub` = client id, `aud`, `jti`, `iat`, `exp` (+60 s).
+    pub fn assertion(
+        &self,
+        client_id: &str,
+        audience: &str,
+        clock: &dyn Clock,
+    ) -> Result<String, String> {
+        let now = clock.unix_seconds();
+        let mut jti = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut jti)
+            .map_err(|_| "no randomness for the assertion jti".to_string())?;
+        let mut header = serde_json::json!({"alg": self.alg(), "typ": "JWT"});
+        if let Some(kid) = &self.kid {
+            header["kid"] = kid.clone().into();
+        }
+        let claims = serde_json::json!({
+            "iss": client_id, "sub": client_id, "aud": audience,
+            "jti": URL_SAFE_NO_PAD.encode(jti), "iat": now, "exp": now + 60,
+        });
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = match &self.signer {
+            Signer::Rsa(key) => {
+                let mut out = vec![0u8; key.public_modulus_len()];
+                key.sign(
+                    &RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    input.as_bytes(),
+                    &mut out,
+                )
+                .map_err(|_| "RSA signing failed".to_string())?;
+                out
+            }
+            Signer::Ec(key) => key
+                .sign(&SystemRandom::new(), input.as_bytes())
+                .map_err(|_| "EC signing failed".to_string())?
+                .as_ref()
+                .to_vec(),
+            Signer::Ed(key) => key.sign(input.as_bytes()).as_ref().to_vec(),
+        };
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_urlencoded_before_base64() {
+        let header = basic_authorization("my client", "p@ss:w+rd/ü");
+        let decoded = String::from_utf8(
+            STANDARD
+                .decode(header.strip_prefix("Basic ").unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(decoded, "my+client:p%40ss%3Aw%2Brd%2F%C3%BC");
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let auth = ClientAuth::Basic {
+            client_id: "api".into(),
+            secret: Secret::new("hunter2"),
+        };
+        assert_eq!(
+            format!("{auth:?}"),
+            "ClientAuth(client_secret_basic, client_id=api)"
+        );
+        let creds = ClientAuth::Post {
+            client_id: "api".into(),
+            secret: Secret::new("hunter2"),
+        }
+        .credentials(&crate::SystemClock)
+        .unwrap();
+        assert!(!format!("{:?}", creds.authorization).contains("hunter2"));
+    }
+
+    #[test]
+    fn a_non_pem_key_is_refused_with_a_reason() {
+        assert!(
+            AssertionKey::from_pem("hello", None)
+                .unwrap_err()
+                .contains("PKCS#8")
+        );
+    }
+}

@@ -1,0 +1,327 @@
+//! [`IntrospectionValidator`]: validates every token by asking the authorization server.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use http::header::{ACCEPT, AUTHORIZATION};
+use http::request::Parts;
+use moka::Expiry;
+use moka::future::Cache;
+use portcullis_core::cache_key::TokenKey;
+use portcullis_core::client_auth::ClientAuth;
+use portcullis_core::config::PortcullisConfig;
+use portcullis_core::http::{HttpClient, body_excerpt};
+use portcullis_core::{
+    AuthError, BearerToken, BoxFuture, Clock, EndpointSource, IssuerUrl, Principal, TokenValidator,
+};
+use serde_json::Value;
+
+use crate::response::{Answer, AnswerRules, check_answer};
+
+/// The per-issuer settings of introspection.
+#[derive(Debug, Clone)]
+pub struct IntrospectionSettings {
+    /// The issuer (`iss`, when the answer has one, must equal it).
+    pub issuer: IssuerUrl,
+    /// Accepted audiences.
+    pub audiences: Arc<[String]>,
+    /// Skip the audience check (dangerous).
+    pub accept_any_audience: bool,
+    /// Accept answers without `aud`.
+    pub allow_missing_aud: bool,
+    /// Clock skew on `exp`/`nbf`.
+    pub leeway: Duration,
+    /// Longest reuse of an active answer.
+    pub cache_ttl: Duration,
+    /// Reuse of an inactive answer.
+    pub inactive_cache_ttl: Duration,
+    /// Most answers kept.
+    pub cache_capacity: u64,
+}
+
+impl IntrospectionSettings {
+    /// From checked configuration.
+    pub fn from_config(config: &PortcullisConfig, issuer: IssuerUrl) -> Self {
+        let i = &config.introspection;
+        Self {
+            issuer,
+            audiences: config.audience.clone().into(),
+            accept_any_audience: config.dangerous.accept_any_audience,
+            allow_missing_aud: i.allow_missing_aud,
+            leeway: config.jwt.leeway,
+            cache_ttl: i.cache_ttl,
+            inactive_cache_ttl: i.inactive_cache_ttl,
+            cache_capacity: i.cache_capacity,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Entry {
+    outcome: Result<Principal, AuthError>,
+    /// Unix seconds, by the injected clock.
+    expires_at: i64,
+    ttl: Duration,
+}
+
+struct EntryExpiry;
+
+impl Expiry<TokenKey, Entry> for EntryExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &TokenKey,
+        value: &Entry,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(value.ttl)
+    }
+}
+
+/// Why a call failed, before it becomes an [`AuthError`].
+enum CallError {
+    /// Our client credentials were refused (401/403).
+    Credentials(String),
+    /// Our request was refused as malformed (400 that is not about the token).
+    BadRequest(String),
+    /// The server could not answer (transport, 5xx, broken answer).
+    Unavailable(String),
+    /// Our configuration is wrong (no endpoint).
+    Misconfigured(String),
+}
+
+/// Validates tokens by RFC 7662 introspection, caching answers by a keyed hash of the token.
+pub struct IntrospectionValidator {
+    settings: IntrospectionSettings,
+    endpoint: EndpointSource,
+    client_auth: ClientAuth,
+    http: HttpClient,
+    clock: Arc<dyn Clock>,
+    cache: Cache<TokenKey, Entry>,
+    calls: AtomicU64,
+}
+
+impl std::fmt::Debug for IntrospectionValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntrospectionValidator")
+            .field("issuer", &self.settings.issuer.as_str())
+            .field("endpoint", &self.endpoint)
+            .field("client_auth", &self.client_auth)
+            .finish()
+    }
+}
+
+impl IntrospectionValidator {
+    /// A validator.
+    pub fn new(
+        settings: IntrospectionSettings,
+        endpoint: EndpointSource,
+        client_auth: ClientAuth,
+        http: HttpClient,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let cache = Cache::builder()
+            .max_capacity(settings.cache_capacity)
+            .expire_after(EntryExpiry)
+            .build();
+        Self {
+            settings,
+            endpoint,
+            client_auth,
+            http,
+            clock,
+            cache,
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    /// How many introspection calls were made (for tests and metrics).
+    pub fn call_count(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// How many answers the cache holds now (approximate, as moka counts).
+    pub fn cached_answers(&self) -> u64 {
+        self.cache.entry_count()
+    }
+
+    /// Validates a token: a cached answer if one is fresh, else one call shared by every
+    /// concurrent request for the same token.
+    pub async fn introspect(&self, token: &BearerToken) -> Result<Principal, AuthError> {
+        let key = TokenKey::of(token);
+        if let Some(entry) = self.cache.get(&key).await {
+            if entry.expires_at > self.clock.unix_seconds() {
+                return entry.outcome;
+            }
+            self.cache.invalidate(&key).await;
+        }
+        match self.cache.try_get_with(key, self.fetch_entry(token)).await {
+            Ok(entry) => entry.outcome,
+            Err(error) => Err((*error).clone()),
+        }
+    }
+
+    async fn fetch_entry(&self, token: &BearerToken) -> Result<Entry, AuthError> {
+        let now = self.clock.unix_seconds();
+        let answer = self.call(token).await.map_err(|e| self.to_auth_error(e))?;
+        let (outcome, ttl) = match answer {
+            Answer::Active(claims) => {
+                let principal = Principal::from_validated_claims(token.clone(), claims);
+                let until_exp = principal
+                    .expires_at_unix()
+                    .map_or(self.settings.cache_ttl, |exp| {
+                        Duration::from_secs(u64::try_from(exp - now).unwrap_or(0))
+                    });
+                (Ok(principal), self.settings.cache_ttl.min(until_exp))
+            }
+            Answer::Refused(error) => (Err(error), self.settings.inactive_cache_ttl),
+        };
+        let expires_at = now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
+        Ok(Entry {
+            outcome,
+            expires_at,
+            ttl,
+        })
+    }
+
+    async fn endpoint_url(&self) -> Result<String, CallError> {
+        self.endpoint.resolve().await.map_err(|error| {
+            let detail = error.detail().unwrap_or(error.description()).to_owned();
+            match error.kind() {
+                portcullis_core::ErrorKind::Misconfigured => CallError::Misconfigured(detail),
+                _ => CallError::Unavailable(detail),
+            }
+        })
+    }
+
+    async fn call(&self, token: &BearerToken) -> Result<Answer, CallError> {
+        let url = self.endpoint_url().await?;
+        let credentials = self
+            .client_auth
+            .credentials(&*self.clock)
+            .map_err(CallError::Misconfigured)?;
+        let mut form: Vec<(&str, String)> = vec![
+            ("token", token.expose().to_owned()),
+            ("token_type_hint", "access_token".into()),
+        ];
+        form.extend(credentials.form);
+        let mut request = self
+            .http
+            .reqwest()
+            .post(&url)
+            .header(ACCEPT, "application/json")
+            .form(&form);
+        if let Some(authorization) = credentials.authorization {
+            request = request.header(AUTHORIZATION, authorization);
+        }
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let response = request
+            .send()
+            .await
+            .map_err(|e| CallError::Unavailable(self.http.transport_error(&url, &e).to_string()))?;
+        let status = response.status().as_u16();
+        let body = self
+            .http
+            .read_body(&url, response)
+            .await
+            .map_err(|e| CallError::Unavailable(e.to_string()))?;
+        let json = || serde_json::from_slice::<Value>(&body).ok();
+        match status {
+            200 => {
+                let Some(Value::Object(answer)) = json() else {
+                    return Err(CallError::Unavailable(format!(
+                        "{url} answered 200 with a body that is not a JSON object: {}",
+                        body_excerpt(&body)
+                    )));
+                };
+                check_answer(answer, &self.rules())
+                    .map_err(|why| CallError::Unavailable(format!("{url}: {why}")))
+            }
+            400 => {
+                let code =
+                    json().and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
+                match code.as_deref() {
+                    Some("unsupported_token_type" | "invalid_token") => {
+                        Ok(Answer::Refused(AuthError::invalid_token(
+                            "the authorization server does not accept this token for introspection",
+                        )))
+                    }
+                    _ => Err(CallError::BadRequest(format!(
+                        "{url} refused the introspection request as malformed (HTTP 400: {}); this is our request, not the token: check portcullis.introspection.auth-method (= {}) and that the endpoint is an RFC 7662 introspection endpoint",
+                        body_excerpt(&body),
+                        self.client_auth.method()
+                    ))),
+                }
+            }
+            401 | 403 => Err(CallError::Credentials(format!(
+                "{url} refused our client credentials (HTTP {status}: {}); check portcullis.introspection.client-id (= {}), portcullis.introspection.client-secret and portcullis.introspection.auth-method (= {})",
+                body_excerpt(&body),
+                self.client_auth.client_id(),
+                self.client_auth.method()
+            ))),
+            _ => Err(CallError::Unavailable(format!(
+                "{url} answered HTTP {status}: {}",
+                body_excerpt(&body)
+            ))),
+        }
+    }
+
+    fn rules(&self) -> AnswerRules<'_> {
+        AnswerRules {
+            issuer: self.settings.issuer.as_str(),
+            audiences: &self.settings.audiences,
+            accept_any_audience: self.settings.accept_any_audience,
+            allow_missing_aud: self.settings.allow_missing_aud,
+            leeway: i64::try_from(self.settings.leeway.as_secs()).unwrap_or(i64::MAX),
+            now: self.clock.unix_seconds(),
+        }
+    }
+
+    fn to_auth_error(&self, error: CallError) -> AuthError {
+        match error {
+            CallError::Credentials(detail) | CallError::BadRequest(detail) => {
+                tracing::error!(target: "portcullis", "introspection failed: {detail}");
+                AuthError::unavailable(detail)
+            }
+            CallError::Unavailable(detail) => {
+                AuthError::unavailable(format!("introspection failed: {detail}"))
+            }
+            CallError::Misconfigured(detail) => AuthError::misconfigured(detail),
+        }
+    }
+
+    /// The startup check of eager discovery: resolve the endpoint and introspect a dummy token,
+    /// so that refused client credentials stop the service before the first request.
+    pub async fn check_credentials(&self) -> Result<(), AuthError> {
+        match self
+            .call(&BearerToken::new("portcullis-startup-check"))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(
+                CallError::Credentials(detail)
+                | CallError::BadRequest(detail)
+                | CallError::Misconfigured(detail),
+            ) => Err(AuthError::misconfigured(detail)),
+            Err(CallError::Unavailable(detail)) => Err(AuthError::unavailable(detail)),
+        }
+    }
+}
+
+impl TokenValidator for IntrospectionValidator {
+    fn validate<'a>(
+        &'a self,
+        token: &'a BearerToken,
+        _request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Principal, AuthError>> {
+        Box::pin(self.introspect(token))
+    }
+
+    fn prepare(&self) -> BoxFuture<'_, Result<(), AuthError>> {
+        Box::pin(self.check_credentials())
+    }
+
+    fn name(&self) -> &'static str {
+        "IntrospectionValidator (RFC 7662 introspection)"
+    }
+}

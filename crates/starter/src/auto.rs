@@ -1,0 +1,75 @@
+//! `mode = "auto"`: JWS-shaped tokens from the configured issuer are validated locally, every
+//! other token is introspected.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::request::Parts;
+use portcullis_core::{AuthError, BearerToken, BoxFuture, Principal, TokenValidator};
+use portcullis_introspect_remote::IntrospectionValidator;
+use portcullis_jwt_local::JwtValidator;
+use serde_json::Value;
+
+/// Routes each token to local validation or introspection. The routing reads the unverified
+/// payload's `iss` only to choose; the chosen validator decides.
+#[derive(Debug)]
+pub struct AutoValidator {
+    jwt: JwtValidator,
+    introspection: IntrospectionValidator,
+    issuer: String,
+}
+
+impl AutoValidator {
+    /// Combines the two validators for `issuer`.
+    pub fn new(jwt: JwtValidator, introspection: IntrospectionValidator, issuer: String) -> Self {
+        Self {
+            jwt,
+            introspection,
+            issuer,
+        }
+    }
+
+    /// Whether the token is a JWS whose (unverified) `iss` is the configured issuer.
+    pub fn is_local_jwt(&self, token: &str) -> bool {
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(_), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        let decode = |part: &str| {
+            URL_SAFE_NO_PAD
+                .decode(part)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        };
+        let has_alg = decode(header).is_some_and(|h| h.get("alg").is_some());
+        has_alg
+            && decode(payload)
+                .is_some_and(|p| p.get("iss").and_then(Value::as_str) == Some(self.issuer.as_str()))
+    }
+}
+
+impl TokenValidator for AutoValidator {
+    fn validate<'a>(
+        &'a self,
+        token: &'a BearerToken,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Principal, AuthError>> {
+        if self.is_local_jwt(token.expose()) {
+            self.jwt.validate(token, request)
+        } else {
+            self.introspection.validate(token, request)
+        }
+    }
+
+    fn prepare(&self) -> BoxFuture<'_, Result<(), AuthError>> {
+        Box::pin(async move {
+            self.jwt.prepare().await?;
+            self.introspection.prepare().await
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "AutoValidator (local JWT, else introspection)"
+    }
+}
