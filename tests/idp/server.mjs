@@ -46,6 +46,8 @@ function generateKeys() {
     rsa: make('rsa', { modulusLength: 2048 }, { kid: `rsa-${suffix}`, use: 'sig' }),
     ec: make('ec', { namedCurve: 'P-256' }, { kid: `ec-${suffix}`, use: 'sig', alg: 'ES256' }),
     okp: make('ed25519', {}, { kid: `okp-${suffix}`, use: 'sig' }),
+    // The resource server's own key, for private_key_jwt client authentication.
+    client: make('ec', { namedCurve: 'P-256' }, { kid: `client-${suffix}`, use: 'sig', alg: 'ES256' }),
   };
 }
 
@@ -69,7 +71,9 @@ function resourceServerInfo(resource) {
     'urn:portcullis:hello:eddsa': { audience: 'urn:portcullis:hello', alg: 'EdDSA' },
     'urn:portcullis:hello:short': { audience: 'urn:portcullis:hello', alg: 'RS256', ttl: 2 },
     'urn:portcullis:hello:opaque': { audience: 'urn:portcullis:hello', format: 'opaque' },
+    'urn:portcullis:hello:short-opaque': { audience: 'urn:portcullis:hello', format: 'opaque', ttl: 2 },
     'urn:portcullis:other': { audience: 'urn:portcullis:other', alg: 'RS256' },
+    'urn:portcullis:other:opaque': { audience: 'urn:portcullis:other', format: 'opaque' },
   };
   const v = variants[resource];
   if (!v) throw new errors.InvalidTarget(`unknown resource ${resource}`);
@@ -80,6 +84,10 @@ function resourceServerInfo(resource) {
     accessTokenFormat: v.format ?? 'jwt',
     ...(v.format === 'opaque' ? {} : { jwt: { sign: { alg: v.alg } } }),
   };
+}
+
+function publicJwk({ d, ...rest }) {
+  return rest;
 }
 
 const stats = {};
@@ -97,13 +105,38 @@ server.listen(Number(args.port), '127.0.0.1', () => {
         redirect_uris: [],
         token_endpoint_auth_method: 'client_secret_basic',
       },
+      // The resource server itself, for introspection, once per client authentication method.
       {
-        // The resource server itself, for introspection (client_secret_basic or _post).
         client_id: 'hello-api',
         client_secret: 'hello-secret',
         grant_types: ['client_credentials'],
         response_types: [],
         redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+      {
+        client_id: 'hello-api-post',
+        client_secret: 'hello-secret',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_post',
+      },
+      {
+        client_id: 'hello-api-public',
+        grant_types: [],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'none',
+      },
+      {
+        client_id: 'hello-api-jwt',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: 'ES256',
+        jwks: { keys: [publicJwk(keys.client.jwk)] },
       },
     ],
     jwks: { keys: [keys.rsa.jwk, keys.ec.jwk, keys.okp.jwk] },
@@ -112,7 +145,9 @@ server.listen(Number(args.port), '127.0.0.1', () => {
     claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
     features: {
       devInteractions: { enabled: false },
-      introspection: { enabled: true },
+      // Any authenticated client may introspect any token (the default refuses public clients
+      // other clients' tokens), so every client authentication method can be tested.
+      introspection: { enabled: true, allowedPolicy: () => true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
       clientCredentials: { enabled: true },

@@ -21,6 +21,8 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use portcullis::core::Secret;
+use portcullis::core::config::Mode;
 use portcullis::{Portcullis, PortcullisConfig};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -208,6 +210,34 @@ impl Idp {
         }
     }
 
+    /// Revokes a token at the IdP (RFC 7009), as the client it was issued to.
+    pub async fn revoke(&self, token: &str) {
+        let response = self
+            .http
+            .post(format!("{}/token/revocation", self.issuer))
+            .basic_auth("portcullis-test", Some("test-secret"))
+            .form(&[("token", token), ("token_type_hint", "access_token")])
+            .send()
+            .await
+            .expect("revocation request");
+        assert!(
+            response.status().is_success(),
+            "revocation failed: {}",
+            response.status()
+        );
+    }
+
+    /// Writes the resource server's private key (for `private_key_jwt`) to a PEM file.
+    pub fn client_key_file(&self) -> PathBuf {
+        let path = self.dir.join("client-key.pem");
+        let pem = self.keys()["client"]["privatePem"]
+            .as_str()
+            .expect("client key")
+            .to_owned();
+        std::fs::write(&path, pem).expect("write the client key");
+        path
+    }
+
     /// How many requests each IdP path served since this IdP process started.
     pub async fn stats(&self) -> HashMap<String, u64> {
         self.http
@@ -266,12 +296,91 @@ pub fn pem_to_der(pem: &str) -> Vec<u8> {
     STANDARD.decode(body).expect("PEM base64")
 }
 
-/// The configuration hello-api uses against `idp`.
+/// The configuration hello-api uses against `idp` (local JWT validation).
 pub fn config_for(idp: &Idp) -> PortcullisConfig {
     PortcullisConfig {
         issuer: Some(idp.issuer.clone()),
         audience: vec![AUDIENCE.into()],
         ..Default::default()
+    }
+}
+
+/// The same service in introspection mode, as the `hello-api` client (client_secret_basic).
+pub fn introspect_config_for(idp: &Idp) -> PortcullisConfig {
+    let mut config = config_for(idp);
+    config.mode = Mode::Introspect;
+    config.introspection.client_id = Some("hello-api".into());
+    config.introspection.client_secret = Some(Secret::new("hello-secret"));
+    config
+}
+
+/// One validation mode and the IdP resources whose tokens it can check: JWT access tokens for
+/// `jwt`, opaque ones for `introspect` (the test IdP refuses to introspect its own JWTs).
+#[derive(Debug, Clone, Copy)]
+pub struct Kit {
+    /// The mode.
+    pub mode: Mode,
+    /// A resource whose tokens carry `aud` = [`AUDIENCE`].
+    pub hello: &'static str,
+    /// A resource whose tokens are for another audience.
+    pub other: &'static str,
+    /// A resource whose tokens live 2 seconds.
+    pub short: &'static str,
+}
+
+impl Kit {
+    /// Local JWT validation.
+    pub const JWT: Self = Self {
+        mode: Mode::Jwt,
+        hello: "urn:portcullis:hello",
+        other: "urn:portcullis:other",
+        short: "urn:portcullis:hello:short",
+    };
+    /// Remote introspection.
+    pub const INTROSPECT: Self = Self {
+        mode: Mode::Introspect,
+        hello: "urn:portcullis:hello:opaque",
+        other: "urn:portcullis:other:opaque",
+        short: "urn:portcullis:hello:short-opaque",
+    };
+
+    /// The service configuration for this mode.
+    pub fn config(&self, idp: &Idp) -> PortcullisConfig {
+        match self.mode {
+            Mode::Introspect => introspect_config_for(idp),
+            _ => config_for(idp),
+        }
+    }
+}
+
+/// Captures this thread's tracing output (use with a current-thread runtime, so the in-process
+/// service logs on the same thread).
+pub fn capture_logs() -> (tracing::subscriber::DefaultGuard, Arc<Mutex<Vec<u8>>>) {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || LogWriter(writer.clone()))
+        .finish();
+    (tracing::subscriber::set_default(subscriber), buffer)
+}
+
+/// The captured log as text.
+pub fn log_text(buffer: &Arc<Mutex<Vec<u8>>>) -> String {
+    String::from_utf8_lossy(&buffer.lock().expect("log buffer")).into_owned()
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -323,6 +432,19 @@ impl Service {
         Reply::from(
             self.http
                 .get(format!("{}/hello", self.url))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// `GET /me` with `Authorization: Bearer <token>`.
+    pub async fn me(&self, token: &str) -> Reply {
+        Reply::from(
+            self.http
+                .get(format!("{}/me", self.url))
                 .bearer_auth(token)
                 .send()
                 .await

@@ -2,7 +2,11 @@
 //! a missing `Accept` or `Content-Type` is a 400 (E0000021), client credentials are checked
 //! exactly, and the test decides every answer.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests: a failure stops the test with its message")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failure stops the test with its message"
+)]
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,7 +19,9 @@ use axum::routing::post;
 use base64::Engine as _;
 use portcullis_core::client_auth::ClientAuth;
 use portcullis_core::http::{HttpClient, HttpSettings};
-use portcullis_core::{AuthError, BearerToken, EndpointSource, ErrorKind, IssuerUrl, ManualClock, Principal, Secret};
+use portcullis_core::{
+    AuthError, BearerToken, EndpointSource, ErrorKind, IssuerUrl, ManualClock, Principal, Secret,
+};
 use portcullis_introspect_remote::{IntrospectionSettings, IntrospectionValidator};
 use serde_json::{Value, json};
 
@@ -32,13 +38,25 @@ struct Server {
     delay: Mutex<Duration>,
 }
 
-async fn introspect(State(server): State<Arc<Server>>, headers: HeaderMap, body: String) -> (StatusCode, String) {
+async fn introspect(
+    State(server): State<Arc<Server>>,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, String) {
     server.calls.fetch_add(1, Ordering::SeqCst);
     let delay = *server.delay.lock().unwrap();
     tokio::time::sleep(delay).await;
-    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !content_type.starts_with("application/x-www-form-urlencoded") || !accept.contains("application/json") {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let accept = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/x-www-form-urlencoded")
+        || !accept.contains("application/json")
+    {
         return (
             StatusCode::BAD_REQUEST,
             json!({"errorCode": "E0000021", "errorSummary": "Bad request. Accept and/or Content-Type headers likely do not match supported values."}).to_string(),
@@ -48,7 +66,9 @@ async fn introspect(State(server): State<Arc<Server>>, headers: HeaderMap, body:
     *server.last_form.lock().unwrap() = form.clone();
     let authenticated = match headers.get("authorization").and_then(|v| v.to_str().ok()) {
         Some(basic) => {
-            let decoded = base64::engine::general_purpose::STANDARD.decode(basic.trim_start_matches("Basic ")).unwrap();
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(basic.trim_start_matches("Basic "))
+                .unwrap();
             let text = String::from_utf8(decoded).unwrap();
             let (id, secret) = text.split_once(':').unwrap();
             let id: String = url_decode(id);
@@ -61,13 +81,25 @@ async fn introspect(State(server): State<Arc<Server>>, headers: HeaderMap, body:
         }
     };
     if !authenticated {
-        return (StatusCode::UNAUTHORIZED, json!({"error": "invalid_client"}).to_string());
+        return (
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "invalid_client"}).to_string(),
+        );
     }
     if form.get("token_type_hint").map(String::as_str) != Some("access_token") {
-        return (StatusCode::BAD_REQUEST, json!({"error": "invalid_request", "error_description": "hint"}).to_string());
+        return (
+            StatusCode::BAD_REQUEST,
+            json!({"error": "invalid_request", "error_description": "hint"}).to_string(),
+        );
     }
     let token = form.get("token").cloned().unwrap_or_default();
-    server.answers.lock().unwrap().get(&token).cloned().unwrap_or((StatusCode::OK, json!({"active": false}).to_string()))
+    server
+        .answers
+        .lock()
+        .unwrap()
+        .get(&token)
+        .cloned()
+        .unwrap_or((StatusCode::OK, json!({"active": false}).to_string()))
 }
 
 fn url_decode(s: &str) -> String {
@@ -109,16 +141,30 @@ impl Fixture {
         let server = Arc::new(Server::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/introspect", listener.local_addr().unwrap());
-        let app = axum::Router::new().route("/introspect", post(introspect)).with_state(server.clone());
+        let app = axum::Router::new()
+            .route("/introspect", post(introspect))
+            .with_state(server.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { server, url, clock: ManualClock::at_unix(NOW) }
+        Self {
+            server,
+            url,
+            clock: ManualClock::at_unix(NOW),
+        }
     }
 
     fn answer(&self, token: &str, status: StatusCode, body: Value) {
-        self.server.answers.lock().unwrap().insert(token.into(), (status, body.to_string()));
+        self.server
+            .answers
+            .lock()
+            .unwrap()
+            .insert(token.into(), (status, body.to_string()));
     }
 
-    fn validator_with(&self, auth: ClientAuth, tweak: impl FnOnce(&mut IntrospectionSettings)) -> IntrospectionValidator {
+    fn validator_with(
+        &self,
+        auth: ClientAuth,
+        tweak: impl FnOnce(&mut IntrospectionSettings),
+    ) -> IntrospectionValidator {
         let mut settings = IntrospectionSettings {
             issuer: IssuerUrl::parse(ISSUER, false).unwrap(),
             audiences: vec!["api://orders".to_string()].into(),
@@ -130,8 +176,18 @@ impl Fixture {
             cache_capacity: 1000,
         };
         tweak(&mut settings);
-        let http = HttpClient::new(HttpSettings { timeout: Duration::from_millis(800), ..Default::default() }).unwrap();
-        IntrospectionValidator::new(settings, EndpointSource::Configured(self.url.clone()), auth, http, Arc::new(self.clock.clone()))
+        let http = HttpClient::new(HttpSettings {
+            timeout: Duration::from_millis(800),
+            ..Default::default()
+        })
+        .unwrap();
+        IntrospectionValidator::new(
+            settings,
+            EndpointSource::Configured(self.url.clone()),
+            auth,
+            http,
+            Arc::new(self.clock.clone()),
+        )
     }
 
     fn validator(&self) -> IntrospectionValidator {
@@ -144,7 +200,10 @@ impl Fixture {
 }
 
 fn basic() -> ClientAuth {
-    ClientAuth::Basic { client_id: CLIENT_ID.into(), secret: Secret::new(SECRET) }
+    ClientAuth::Basic {
+        client_id: CLIENT_ID.into(),
+        secret: Secret::new(SECRET),
+    }
 }
 
 fn active(extra: Value) -> Value {
@@ -166,14 +225,25 @@ async fn the_request_carries_the_right_headers_encoding_and_body_for_each_auth_m
     f.answer("t1", StatusCode::OK, active(json!({})));
     for auth in [
         basic(),
-        ClientAuth::Post { client_id: CLIENT_ID.into(), secret: Secret::new(SECRET) },
-        ClientAuth::None { client_id: CLIENT_ID.into() },
+        ClientAuth::Post {
+            client_id: CLIENT_ID.into(),
+            secret: Secret::new(SECRET),
+        },
+        ClientAuth::None {
+            client_id: CLIENT_ID.into(),
+        },
     ] {
         let method = auth.method();
-        let principal = check(&f.validator_with(auth, |_| {}), "t1").await.unwrap_or_else(|e| panic!("{method}: {e:?}"));
+        let principal = check(&f.validator_with(auth, |_| {}), "t1")
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e:?}"));
         assert_eq!(principal.subject(), Some("alice"));
         assert!(principal.has_scope("orders:read"));
-        assert_eq!(principal.issuer(), ISSUER, "the configured issuer fills in a missing iss");
+        assert_eq!(
+            principal.issuer(),
+            ISSUER,
+            "the configured issuer fills in a missing iss"
+        );
         let form = f.server.last_form.lock().unwrap().clone();
         assert_eq!(form["token"], "t1");
         assert_eq!(form["token_type_hint"], "access_token");
@@ -194,9 +264,17 @@ async fn a_strict_server_refuses_a_request_without_the_headers_and_we_send_them(
 
 async fn reqwest_like_post(url: &str, body: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = url.trim_start_matches("http://").split('/').next().unwrap().to_owned();
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("POST /introspect HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let request = format!(
+        "POST /introspect HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut out = String::new();
     stream.read_to_string(&mut out).await.unwrap();
@@ -208,12 +286,24 @@ async fn reqwest_like_post(url: &str, body: &str) -> (u16, String) {
 async fn wrong_client_credentials_are_503_naming_the_settings_not_401() {
     let f = Fixture::start().await;
     f.answer("t1", StatusCode::OK, active(json!({})));
-    let validator = f.validator_with(ClientAuth::Basic { client_id: CLIENT_ID.into(), secret: Secret::new("wrong") }, |_| {});
+    let validator = f.validator_with(
+        ClientAuth::Basic {
+            client_id: CLIENT_ID.into(),
+            secret: Secret::new("wrong"),
+        },
+        |_| {},
+    );
     let error = check(&validator, "t1").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unavailable);
     let detail = error.detail().unwrap();
-    assert!(detail.contains("portcullis.introspection.client-secret"), "{detail}");
-    assert!(!detail.contains("wrong"), "the secret is never printed: {detail}");
+    assert!(
+        detail.contains("portcullis.introspection.client-secret"),
+        "{detail}"
+    );
+    assert!(
+        !detail.contains("wrong"),
+        "the secret is never printed: {detail}"
+    );
     // The eager startup check reports the same before any request.
     let startup = validator.check_credentials().await.unwrap_err();
     assert_eq!(startup.kind(), ErrorKind::Misconfigured);
@@ -222,10 +312,21 @@ async fn wrong_client_credentials_are_503_naming_the_settings_not_401() {
 #[tokio::test]
 async fn token_refusals_by_the_idp_are_401_other_400s_are_503() {
     let f = Fixture::start().await;
-    f.answer("jwt", StatusCode::BAD_REQUEST, json!({"error": "unsupported_token_type"}));
-    f.answer("odd", StatusCode::BAD_REQUEST, json!({"error": "invalid_request"}));
+    f.answer(
+        "jwt",
+        StatusCode::BAD_REQUEST,
+        json!({"error": "unsupported_token_type"}),
+    );
+    f.answer(
+        "odd",
+        StatusCode::BAD_REQUEST,
+        json!({"error": "invalid_request"}),
+    );
     let v = f.validator();
-    assert_eq!(check(&v, "jwt").await.unwrap_err().kind(), ErrorKind::InvalidToken);
+    assert_eq!(
+        check(&v, "jwt").await.unwrap_err().kind(),
+        ErrorKind::InvalidToken
+    );
     let odd = check(&v, "odd").await.unwrap_err();
     assert_eq!(odd.kind(), ErrorKind::Unavailable);
     assert!(odd.detail().unwrap().contains("our request"), "{odd:?}");
@@ -235,8 +336,15 @@ async fn token_refusals_by_the_idp_are_401_other_400s_are_503() {
 async fn idp_failures_are_503_and_never_cached() {
     let f = Fixture::start().await;
     let v = f.validator();
-    for (status, body) in [(StatusCode::INTERNAL_SERVER_ERROR, "oops".to_owned()), (StatusCode::OK, "not json".to_owned())] {
-        f.server.answers.lock().unwrap().insert("t".into(), (status, body));
+    for (status, body) in [
+        (StatusCode::INTERNAL_SERVER_ERROR, "oops".to_owned()),
+        (StatusCode::OK, "not json".to_owned()),
+    ] {
+        f.server
+            .answers
+            .lock()
+            .unwrap()
+            .insert("t".into(), (status, body));
         let error = check(&v, "t").await.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Unavailable, "{error:?}");
         assert_eq!(error.retry_after(), Some(Duration::from_secs(5)));
@@ -246,7 +354,10 @@ async fn idp_failures_are_503_and_never_cached() {
     // Slow: cut off by the timeout.
     *f.server.delay.lock().unwrap() = Duration::from_secs(3);
     let started = std::time::Instant::now();
-    assert_eq!(check(&v, "other").await.unwrap_err().kind(), ErrorKind::Unavailable);
+    assert_eq!(
+        check(&v, "other").await.unwrap_err().kind(),
+        ErrorKind::Unavailable
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
@@ -257,7 +368,10 @@ async fn a_refused_connection_is_503() {
     let validator = f.validator();
     let error = check(&validator, "t").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unavailable);
-    assert!(error.detail().unwrap().contains("cannot connect"), "{error:?}");
+    assert!(
+        error.detail().unwrap().contains("cannot connect"),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
@@ -273,7 +387,11 @@ async fn answers_are_cached_until_the_ttl_or_the_token_expiry_whichever_is_first
     check(&v, "long").await.unwrap();
     assert_eq!(f.calls(), 2, "long is still cached");
     check(&v, "short").await.unwrap();
-    assert_eq!(f.calls(), 3, "short was asked again: its entry ended at its exp");
+    assert_eq!(
+        f.calls(),
+        3,
+        "short was asked again: its entry ended at its exp"
+    );
     f.clock.advance(Duration::from_secs(270));
     check(&v, "long").await.unwrap();
     assert_eq!(f.calls(), 4, "cache-ttl (5 min) ended");
@@ -283,7 +401,13 @@ async fn answers_are_cached_until_the_ttl_or_the_token_expiry_whichever_is_first
 async fn inactive_answers_are_cached_briefly() {
     let f = Fixture::start().await;
     let v = f.validator();
-    assert!(check(&v, "dead").await.unwrap_err().description().contains("not active"));
+    assert!(
+        check(&v, "dead")
+            .await
+            .unwrap_err()
+            .description()
+            .contains("not active")
+    );
     check(&v, "dead").await.unwrap_err();
     assert_eq!(f.calls(), 1);
     f.clock.advance(Duration::from_secs(11));
@@ -300,7 +424,11 @@ async fn concurrent_first_requests_for_one_token_make_one_call() {
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let v = v.clone();
-            tokio::spawn(async move { check(&v, "new").await.map(|p| p.subject().map(str::to_owned)) })
+            tokio::spawn(async move {
+                check(&v, "new")
+                    .await
+                    .map(|p| p.subject().map(str::to_owned))
+            })
         })
         .collect();
     for task in tasks {
@@ -312,12 +440,35 @@ async fn concurrent_first_requests_for_one_token_make_one_call() {
 #[tokio::test]
 async fn refresh_tokens_and_missing_aud_are_refused_unless_relaxed() {
     let f = Fixture::start().await;
-    f.answer("refresh", StatusCode::OK, json!({"active": true, "sub": "alice", "client_id": "web", "token_type": "refresh_token"}));
-    f.answer("no-aud", StatusCode::OK, json!({"active": true, "sub": "alice", "token_type": "bearer", "scp": ["orders:read"]}));
+    f.answer(
+        "refresh",
+        StatusCode::OK,
+        json!({"active": true, "sub": "alice", "client_id": "web", "token_type": "refresh_token"}),
+    );
+    f.answer(
+        "no-aud",
+        StatusCode::OK,
+        json!({"active": true, "sub": "alice", "token_type": "bearer", "scp": ["orders:read"]}),
+    );
     let v = f.validator();
-    assert!(check(&v, "refresh").await.unwrap_err().description().contains("refresh_token"));
-    assert!(check(&v, "no-aud").await.unwrap_err().description().contains("no audience"));
+    assert!(
+        check(&v, "refresh")
+            .await
+            .unwrap_err()
+            .description()
+            .contains("refresh_token")
+    );
+    assert!(
+        check(&v, "no-aud")
+            .await
+            .unwrap_err()
+            .description()
+            .contains("no audience")
+    );
     let relaxed = f.validator_with(basic(), |s| s.allow_missing_aud = true);
     let principal = check(&relaxed, "no-aud").await.unwrap();
-    assert!(principal.has_scope("orders:read"), "scp as an array feeds the scopes");
+    assert!(
+        principal.has_scope("orders:read"),
+        "scp as an array feeds the scopes"
+    );
 }

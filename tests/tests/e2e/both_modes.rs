@@ -1,0 +1,183 @@
+//! The same suite in `jwt` and `introspect` mode: one setting switches the validation, the
+//! handler and the answers stay the same. Each case runs as `<case>::jwt` and
+//! `<case>::introspect`.
+
+use std::time::Duration;
+
+use portcullis_e2e::{Idp, Kit, Service};
+
+macro_rules! in_both_modes {
+    ($($case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                #[tokio::test]
+                async fn jwt() {
+                    super::$case(portcullis_e2e::Kit::JWT).await;
+                }
+
+                #[tokio::test]
+                async fn introspect() {
+                    super::$case(portcullis_e2e::Kit::INTROSPECT).await;
+                }
+            }
+        )*
+    };
+}
+
+in_both_modes!(
+    valid_access_token_gets_200_naming_the_subject,
+    no_token_gets_401_with_a_bare_challenge_and_health_stays_public,
+    token_for_another_audience_gets_401,
+    valid_token_without_the_scope_gets_403_insufficient_scope,
+    id_token_gets_401_invalid_token,
+    expired_token_gets_401,
+    idp_stopped_after_a_first_success_the_cached_decision_stands,
+    idp_down_at_the_first_request_gets_503_then_recovers,
+);
+
+async fn valid_access_token_gets_200_naming_the_subject(kit: Kit) {
+    let idp = Idp::start().await;
+    let service = Service::start(kit.config(&idp)).await;
+    let token = idp
+        .user_token("alice", "hello:read", Some(kit.hello))
+        .await
+        .access_token;
+    let reply = service.hello(&token).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body["message"], "Hello, alice!");
+    assert_eq!(reply.body["client_id"], "portcullis-test");
+    assert_eq!(reply.body["scopes"], serde_json::json!(["hello:read"]));
+}
+
+async fn no_token_gets_401_with_a_bare_challenge_and_health_stays_public(kit: Kit) {
+    let idp = Idp::start().await;
+    let service = Service::start(kit.config(&idp)).await;
+    let reply = service.get_with_authorization("/hello", &[]).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.challenge.as_deref(), Some("Bearer"));
+    assert_eq!(
+        service.get_with_authorization("/health", &[]).await.status,
+        200
+    );
+    assert!(
+        idp.stats().await.keys().all(|path| path == "/token"),
+        "no request needed the IdP: {:?}",
+        idp.stats().await
+    );
+}
+
+async fn token_for_another_audience_gets_401(kit: Kit) {
+    let idp = Idp::start().await;
+    let service = Service::start(kit.config(&idp)).await;
+    let token = idp
+        .user_token("alice", "hello:read", Some(kit.other))
+        .await
+        .access_token;
+    service
+        .hello(&token)
+        .await
+        .assert_invalid_token("another audience (aud urn:portcullis:other)");
+}
+
+async fn valid_token_without_the_scope_gets_403_insufficient_scope(kit: Kit) {
+    let idp = Idp::start().await;
+    let service = Service::start(kit.config(&idp)).await;
+    let token = idp
+        .user_token("alice", "orders:read", Some(kit.hello))
+        .await
+        .access_token;
+    let reply = service.hello(&token).await;
+    assert_eq!(reply.status, 403, "{reply:?}");
+    let challenge = reply.challenge.unwrap();
+    assert!(
+        challenge.starts_with("Bearer error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("scope=\"hello:read\""), "{challenge}");
+}
+
+async fn id_token_gets_401_invalid_token(kit: Kit) {
+    let idp = Idp::start().await;
+    let service = Service::start(kit.config(&idp)).await;
+    let tokens = idp
+        .user_token("alice", "openid hello:read", Some(kit.hello))
+        .await;
+    let reply = service
+        .hello(&tokens.id_token.expect("an ID token for openid"))
+        .await;
+    assert_eq!(reply.status, 401, "{reply:?}");
+    assert!(
+        reply
+            .challenge
+            .unwrap()
+            .starts_with("Bearer error=\"invalid_token\"")
+    );
+}
+
+async fn expired_token_gets_401(kit: Kit) {
+    let idp = Idp::start().await;
+    let mut config = kit.config(&idp);
+    config.jwt.leeway = Duration::ZERO;
+    config.introspection.cache_ttl = Duration::from_secs(1);
+    let service = Service::start(config).await;
+    let token = idp
+        .user_token("alice", "hello:read", Some(kit.short))
+        .await
+        .access_token;
+    assert_eq!(service.hello(&token).await.status, 200, "valid while fresh");
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let reply = service.hello(&token).await;
+    assert_eq!(reply.status, 401, "{reply:?}");
+    let expected = if kit.mode == portcullis::core::config::Mode::Jwt {
+        "expired"
+    } else {
+        "not active"
+    };
+    reply.assert_invalid_token(expected);
+}
+
+async fn idp_stopped_after_a_first_success_the_cached_decision_stands(kit: Kit) {
+    let mut idp = Idp::start().await;
+    let service = Service::start(kit.config(&idp)).await;
+    let token = idp
+        .user_token("alice", "hello:read", Some(kit.hello))
+        .await
+        .access_token;
+    assert_eq!(service.hello(&token).await.status, 200);
+    idp.stop().await;
+    // jwt: the keys are cached; introspect: the answer is cached (cache-ttl).
+    let again = service.hello(&token).await;
+    assert_eq!(again.status, 200, "{again:?}");
+    assert_eq!(again.body["message"], "Hello, alice!");
+}
+
+async fn idp_down_at_the_first_request_gets_503_then_recovers(kit: Kit) {
+    let mut idp = Idp::start().await;
+    let token = idp
+        .user_token("alice", "hello:read", Some(kit.hello))
+        .await
+        .access_token;
+    idp.stop().await;
+    let mut config = kit.config(&idp);
+    config.discovery.retry_backoff = Duration::from_millis(200);
+    // Lazy discovery: the service starts while the IdP is down.
+    let service = Service::start(config).await;
+    let reply = service.hello(&token).await;
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert_eq!(reply.retry_after.as_deref(), Some("5"));
+    assert_eq!(reply.body["error"], "temporarily_unavailable");
+    assert!(
+        reply.challenge.is_none(),
+        "no challenge: the client's token is not at fault"
+    );
+
+    idp.restart_on_same_port().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The IdP keeps its keys but not its sessions: a token minted now works in both modes.
+    let fresh = idp
+        .user_token("alice", "hello:read", Some(kit.hello))
+        .await
+        .access_token;
+    let reply = service.hello(&fresh).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+}

@@ -1,0 +1,221 @@
+//! Remote validation (RFC 7662) and userinfo against the real IdP: client authentication
+//! methods, revocation, refused credentials, single-flight, eager checks, userinfo, auto mode.
+
+use std::time::Duration;
+
+use portcullis::Portcullis;
+use portcullis::core::Secret;
+use portcullis::core::config::{ClientAuthMethod, Mode};
+use portcullis_e2e::{Idp, Service, capture_logs, introspect_config_for, log_text};
+
+const OPAQUE: &str = "urn:portcullis:hello:opaque";
+
+#[tokio::test]
+async fn every_client_authentication_method_works_against_the_real_idp() {
+    let idp = Idp::start().await;
+    let token = idp
+        .user_token("alice", "hello:read", Some(OPAQUE))
+        .await
+        .access_token;
+    let key_file = idp.client_key_file();
+    for (client, method) in [
+        ("hello-api", ClientAuthMethod::ClientSecretBasic),
+        ("hello-api-post", ClientAuthMethod::ClientSecretPost),
+        ("hello-api-public", ClientAuthMethod::None),
+        ("hello-api-jwt", ClientAuthMethod::PrivateKeyJwt),
+    ] {
+        let mut config = introspect_config_for(&idp);
+        config.introspection.client_id = Some(client.into());
+        config.introspection.auth_method = method;
+        config.introspection.private_key_file = Some(key_file.display().to_string());
+        let service = Service::start(config).await;
+        let reply = service.hello(&token).await;
+        assert_eq!(reply.status, 200, "{method:?}: {reply:?}");
+        assert_eq!(reply.body["message"], "Hello, alice!");
+    }
+    assert_eq!(
+        idp.stats().await.get("/token/introspection").copied(),
+        Some(4)
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_gets_401_once_its_cache_entry_ends() {
+    let idp = Idp::start().await;
+    let mut config = introspect_config_for(&idp);
+    config.introspection.cache_ttl = Duration::from_secs(1);
+    let service = Service::start(config).await;
+    let token = idp
+        .user_token("alice", "hello:read", Some(OPAQUE))
+        .await
+        .access_token;
+    assert_eq!(service.hello(&token).await.status, 200);
+    idp.revoke(&token).await;
+    // The documented revocation delay: the cached answer stands until cache-ttl ends.
+    assert_eq!(service.hello(&token).await.status, 200, "still cached");
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    service
+        .hello(&token)
+        .await
+        .assert_invalid_token("not active");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_wrong_client_secret_gets_503_and_a_log_line_that_names_the_setting() {
+    let (_guard, logs) = capture_logs();
+    let idp = Idp::start().await;
+    let mut config = introspect_config_for(&idp);
+    config.introspection.client_secret = Some(Secret::new("not-the-secret"));
+    let service = Service::start(config).await;
+    let token = idp
+        .user_token("alice", "hello:read", Some(OPAQUE))
+        .await
+        .access_token;
+    let reply = service.hello(&token).await;
+    assert_eq!(
+        reply.status, 503,
+        "never a 401 that makes the client drop a good token: {reply:?}"
+    );
+    assert_eq!(reply.retry_after.as_deref(), Some("5"));
+    let log = log_text(&logs);
+    let line = log
+        .lines()
+        .find(|l| l.contains("ERROR") && l.contains("introspection failed"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(
+        line.contains("portcullis.introspection.client-secret"),
+        "{line}"
+    );
+    assert!(line.contains("client-id (= hello-api)"), "{line}");
+    assert!(
+        !log.contains("not-the-secret"),
+        "the secret never reaches the log"
+    );
+    assert!(!log.contains(&token), "the token never reaches the log");
+}
+
+#[tokio::test]
+async fn eager_discovery_reports_bad_client_credentials_before_the_first_request() {
+    let idp = Idp::start().await;
+    let mut config = introspect_config_for(&idp);
+    config.discovery.eager = true;
+    config.introspection.client_secret = Some(Secret::new("not-the-secret"));
+    let error = Portcullis::builder()
+        .config(config)
+        .build()
+        .await
+        .expect_err("must not start")
+        .to_string();
+    assert!(error.contains("refused our client credentials"), "{error}");
+    assert!(
+        error.contains("portcullis.introspection.client-secret"),
+        "{error}"
+    );
+    // With the right secret, the same check passes.
+    let mut good = introspect_config_for(&idp);
+    good.discovery.eager = true;
+    Portcullis::builder()
+        .config(good)
+        .build()
+        .await
+        .expect("starts");
+}
+
+#[tokio::test]
+async fn fifty_concurrent_requests_with_one_new_token_make_one_introspection_call() {
+    let idp = Idp::start().await;
+    let service = std::sync::Arc::new(Service::start(introspect_config_for(&idp)).await);
+    let token = idp
+        .user_token("alice", "hello:read", Some(OPAQUE))
+        .await
+        .access_token;
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (service, token) = (service.clone(), token.clone());
+            tokio::spawn(async move { service.hello(&token).await.status })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    assert_eq!(
+        idp.stats().await.get("/token/introspection").copied(),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn userinfo_claims_are_visible_in_a_handler_on_demand_and_eagerly() {
+    let idp = Idp::start().await;
+    // The test IdP serves userinfo only for tokens issued without a resource, and those carry
+    // no aud: this service accepts that on purpose.
+    let token = idp
+        .user_token("alice", "openid profile", None)
+        .await
+        .access_token;
+    for eager in [false, true] {
+        let mut config = introspect_config_for(&idp);
+        config.introspection.allow_missing_aud = true;
+        config.userinfo.enabled = eager;
+        let service = Service::start(config).await;
+        for _ in 0..2 {
+            let reply = service.me(&token).await;
+            assert_eq!(reply.status, 200, "eager={eager}: {reply:?}");
+            assert_eq!(reply.body["subject"], "alice");
+            assert_eq!(reply.body["userinfo"]["name"], "Test user alice");
+            assert_eq!(reply.body["userinfo"]["sub"], "alice");
+        }
+    }
+    assert_eq!(
+        idp.stats().await.get("/me").copied(),
+        Some(2),
+        "one userinfo call per service: cached per token"
+    );
+}
+
+#[tokio::test]
+async fn userinfo_failure_continues_by_default_and_fails_when_configured() {
+    let idp = Idp::start().await;
+    // A token with an audience: the IdP's userinfo refuses it.
+    let token = idp
+        .user_token("alice", "openid hello:read", Some(OPAQUE))
+        .await
+        .access_token;
+    let mut config = introspect_config_for(&idp);
+    config.userinfo.enabled = true;
+    let service = Service::start(config.clone()).await;
+    assert_eq!(
+        service.hello(&token).await.status,
+        200,
+        "on-failure = continue"
+    );
+    config.userinfo.on_failure = portcullis::core::config::UserinfoFailure::Fail;
+    let strict = Service::start(config).await;
+    let reply = strict.hello(&token).await;
+    assert_eq!(reply.status, 503, "{reply:?}");
+}
+
+#[tokio::test]
+async fn auto_mode_validates_jwts_locally_and_introspects_opaque_tokens() {
+    let idp = Idp::start().await;
+    let mut config = introspect_config_for(&idp);
+    config.mode = Mode::Auto;
+    let service = Service::start(config).await;
+    let jwt = idp
+        .user_token("alice", "hello:read", Some("urn:portcullis:hello"))
+        .await
+        .access_token;
+    let opaque = idp
+        .user_token("bob", "hello:read", Some(OPAQUE))
+        .await
+        .access_token;
+    assert_eq!(service.hello(&jwt).await.body["message"], "Hello, alice!");
+    assert_eq!(service.hello(&opaque).await.body["message"], "Hello, bob!");
+    let stats = idp.stats().await;
+    assert_eq!(stats.get("/jwks").copied(), Some(1), "{stats:?}");
+    assert_eq!(
+        stats.get("/token/introspection").copied(),
+        Some(1),
+        "only the opaque token was introspected: {stats:?}"
+    );
+}
