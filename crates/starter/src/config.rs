@@ -463,9 +463,26 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.set_env("PORTCULLIS_ISSUER", "https://idp.example");
             jail.set_env("PORTCULLIS_AUDIENCE", "api://x");
-            jail.set_env("PORTCULLIS_MODE", "jwt");
+            jail.set_env("PORTCULLIS_MODE", "introspect");
             jail.set_env("PORTCULLIS_JWKS_URI", "https://idp.example/keys");
+            jail.set_env(
+                "PORTCULLIS_INTROSPECTION__ENDPOINT",
+                "https://idp.example/introspect",
+            );
+            jail.set_env("PORTCULLIS_INTROSPECTION__CLIENT_ID", "orders-api");
+            jail.set_env("PORTCULLIS_INTROSPECTION__CLIENT_SECRET", "s3cret");
             let loaded = load_in(jail).unwrap();
+            assert_eq!(
+                loaded.config.mode,
+                portcullis_core::config::Mode::Introspect
+            );
+            let i = &loaded.config.introspection;
+            assert_eq!(
+                i.endpoint.as_deref(),
+                Some("https://idp.example/introspect")
+            );
+            assert_eq!(i.client_id.as_deref(), Some("orders-api"));
+            assert_eq!(i.client_secret.as_ref().map(|s| s.expose()), Some("s3cret"));
             assert_eq!(loaded.config.issuer.as_deref(), Some("https://idp.example"));
             assert_eq!(loaded.config.audience, vec!["api://x"]);
             assert_eq!(
