@@ -62,7 +62,7 @@ if (existsSync(args.keys)) {
 // Resource servers (RFC 8707 resource indicators). A JWT access token is issued when the token
 // request names one of these; without `resource` the access token is opaque.
 // The identifier's last segment picks a variant; the audience is the API's identifier.
-const API_SCOPES = 'hello:read hello:write orders:read';
+const API_SCOPES = 'hello:read hello:write hello:admin orders:read';
 function resourceServerInfo(resource) {
   const variants = {
     'urn:portcullis:hello': { audience: 'urn:portcullis:hello', alg: 'RS256' },
@@ -158,6 +158,10 @@ server.listen(Number(args.port), '127.0.0.1', () => {
         getResourceServerInfo: (ctx, resource) => resourceServerInfo(resource),
       },
     },
+    // Roles as Keycloak sends them, for authority mapping: accounts named admin* are admins.
+    extraTokenClaims: (ctx, token) => (token.accountId
+      ? { realm_access: { roles: token.accountId.startsWith('admin') ? ['admin', 'user'] : ['user'] } }
+      : undefined),
     findAccount: (ctx, sub) => ({
       accountId: sub,
       claims: () => ({ sub, name: `Test user ${sub}`, email: `${sub}@example.test` }),

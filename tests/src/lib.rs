@@ -23,7 +23,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use portcullis::core::Secret;
 use portcullis::core::config::Mode;
-use portcullis::{Portcullis, PortcullisConfig};
+use portcullis::{ConfigLoader, Portcullis, PortcullisConfig};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -296,13 +296,18 @@ pub fn pem_to_der(pem: &str) -> Vec<u8> {
     STANDARD.decode(body).expect("PEM base64")
 }
 
-/// The configuration hello-api uses against `idp` (local JWT validation).
+/// The configuration hello-api uses against `idp` (local JWT validation): the example's own
+/// `config/default.toml` (claim mapping, access rules), with the test IdP as issuer.
 pub fn config_for(idp: &Idp) -> PortcullisConfig {
-    PortcullisConfig {
-        issuer: Some(idp.issuer.clone()),
-        audience: vec![AUDIENCE.into()],
-        ..Default::default()
-    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+    let mut config = ConfigLoader::new()
+        .dir(dir)
+        .load()
+        .expect("config/default.toml loads")
+        .config;
+    config.issuer = Some(idp.issuer.clone());
+    config.audience = vec![AUDIENCE.into()];
+    config
 }
 
 /// The same service in introspection mode, as the `hello-api` client (client_secret_basic).
@@ -438,6 +443,15 @@ impl Service {
                 .expect("request"),
         )
         .await
+    }
+
+    /// Any method and path with `Authorization: Bearer <token>`.
+    pub async fn request(&self, method: reqwest::Method, path: &str, token: &str) -> Reply {
+        let request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token);
+        Reply::from(request.send().await.expect("request")).await
     }
 
     /// `GET /me` with `Authorization: Bearer <token>`.

@@ -42,6 +42,12 @@ pub struct PortcullisConfig {
     pub introspection: IntrospectionConfig,
     /// OIDC userinfo enrichment.
     pub userinfo: UserinfoConfig,
+    /// Where scopes and authorities come from.
+    pub claims: ClaimsConfig,
+    /// Access rules by path and method, first match wins (`[[portcullis.rules]]`).
+    pub rules: Vec<RuleConfig>,
+    /// What unmatched requests need.
+    pub default_rule: DefaultRule,
     /// Settings that weaken security, each named for what it gives up.
     pub dangerous: DangerousConfig,
 }
@@ -118,6 +124,83 @@ impl Default for IntrospectionConfig {
             allow_missing_aud: false,
         }
     }
+}
+
+/// `[portcullis.claims]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ClaimsConfig {
+    /// Claims that hold scopes (space-delimited strings or arrays).
+    pub scopes: Vec<String>,
+    /// Claims that hold authorities (roles, groups), each with a prefix.
+    pub authorities: Vec<AuthorityClaim>,
+}
+
+impl Default for ClaimsConfig {
+    fn default() -> Self {
+        Self {
+            scopes: vec!["scope".into(), "scp".into()],
+            authorities: Vec::new(),
+        }
+    }
+}
+
+/// `[[portcullis.claims.authorities]]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AuthorityClaim {
+    /// A dotted claim path: `roles`, `groups`, `realm_access.roles`,
+    /// `resource_access.orders-api.roles`.
+    pub path: String,
+    /// Put before each value (`ROLE_`, as Spring does).
+    #[serde(default)]
+    pub prefix: String,
+}
+
+/// `[[portcullis.rules]]`: one access rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RuleConfig {
+    /// Path pattern: literal segments, `{name}` or `*` for one segment, `**` as the last segment
+    /// for any rest.
+    pub path: String,
+    /// HTTP methods the rule covers; all when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<String>>,
+    /// No token needed (a bad token is still refused).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub permit_all: bool,
+    /// Any valid token.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub authenticated: bool,
+    /// Refused to everyone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deny_all: bool,
+    /// All of these scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// One of these scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub any_scopes: Option<Vec<String>>,
+    /// All of these authorities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorities: Option<Vec<String>>,
+    /// One of these authorities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub any_authorities: Option<Vec<String>>,
+}
+
+/// What requests no rule matches need.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DefaultRule {
+    /// A valid token.
+    #[default]
+    Authenticated,
+    /// Nothing (a bad token is still refused).
+    PermitAll,
+    /// Refused to everyone.
+    DenyAll,
 }
 
 /// What to do when userinfo cannot be fetched.
@@ -342,6 +425,20 @@ impl PortcullisConfig {
             problem("jwks-uri", uri.clone(), reason);
         }
         self.check_introspection(&mut problem);
+        if let Err(rule_problems) = crate::rules::RuleSet::compile(&self.rules, self.default_rule) {
+            for (key, value, reason) in rule_problems {
+                problem(key, value, reason);
+            }
+        }
+        for (i, source) in self.claims.authorities.iter().enumerate() {
+            if source.path.is_empty() || source.path.split('.').any(str::is_empty) {
+                problem(
+                    "claims.authorities",
+                    format!("[{i}] path = {:?}", source.path),
+                    "a claim path is dot-separated names, none empty (realm_access.roles)".into(),
+                );
+            }
+        }
         if let Some(uri) = &self.userinfo.endpoint
             && let Err(reason) = check_endpoint(uri, self.dangerous.allow_http_issuer)
         {

@@ -5,6 +5,7 @@ use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 
+use crate::authorize::{RequireScopes, ScopeRequirement};
 use crate::context::{AuthContext, AuthRejection};
 use crate::enrich::UserInfo;
 use crate::error::AuthError;
@@ -79,5 +80,26 @@ impl<S: Send + Sync> FromRequestParts<S> for UserInfo {
             .await
             .map(UserInfo)
             .map_err(|error| AuthRejection::new(error, context))
+    }
+}
+
+/// The principal, when it satisfies `R::POLICY`; 403 `insufficient_scope` otherwise.
+impl<S: Send + Sync, R: ScopeRequirement> FromRequestParts<S> for RequireScopes<R> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let context = parts.extensions.get::<AuthContext>();
+        let Some(principal) = parts.extensions.get::<Principal>() else {
+            return Err(match context {
+                Some(context) => AuthRejection::new(AuthError::missing_token(), Some(context)),
+                None => AuthRejection::layer_missing(
+                    "a scope requirement (#[requires_scopes] or RequireScopes)",
+                ),
+            });
+        };
+        R::POLICY
+            .check(principal)
+            .map_err(|error| AuthRejection::new(error, context))?;
+        Ok(RequireScopes::granted(principal.clone()))
     }
 }

@@ -26,14 +26,16 @@ pub mod discovery;
 pub mod enrich;
 pub mod error;
 pub mod http;
+pub mod mapping;
 pub mod principal;
 pub mod resolve;
+pub mod rules;
 pub mod scope;
 pub mod secret;
 pub mod single_flight;
 pub mod validate;
 
-pub use authorize::Authorizer;
+pub use authorize::{Authorizer, ScopeRequirement};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::PortcullisConfig;
 pub use context::{AuthContext, AuthRejection};
@@ -42,7 +44,7 @@ pub use enrich::{Enricher, NoEnrichment, UserInfo, UserinfoSource};
 pub use error::{AuthError, ErrorKind, ErrorRenderer, Rfc6750Renderer};
 pub use principal::Principal;
 pub use resolve::{HeaderTokenResolver, TokenResolver};
-pub use scope::{ScopePolicy, ScopeToken, Scopes};
+pub use scope::{Matching, ScopePolicy, ScopeToken, Scopes, Target};
 pub use secret::{BearerToken, Secret};
 pub use validate::{BoxFuture, TokenValidator};
 

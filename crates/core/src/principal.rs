@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::scope::{ScopeToken, Scopes};
+use crate::scope::Scopes;
 use crate::secret::BearerToken;
 
 /// A JSON object of claims.
@@ -26,6 +26,7 @@ struct Inner {
     issuer: String,
     client_id: Option<String>,
     scopes: Scopes,
+    authorities: Vec<String>,
     expires_at: Option<i64>,
     claims: Claims,
     userinfo: Option<Claims>,
@@ -33,37 +34,36 @@ struct Inner {
 }
 
 impl Principal {
-    /// Builds a principal from validated claims with the standard mapping:
-    /// `sub` → subject; `iss` → issuer; `client_id`, else `azp`, `cid` (Okta) or `appid` (Entra ID
-    /// v1) → client id; `scope` (space-delimited) and `scp` (array or string) → scopes;
-    /// `exp` → expiry.
+    /// Builds a principal from validated claims with the default mapping
+    /// ([`ClaimMapping::default`](crate::mapping::ClaimMapping)): `sub` → subject; `iss` →
+    /// issuer; `client_id`, else `azp`, `cid` (Okta) or `appid` (Entra ID v1) → client id;
+    /// `scope` and `scp` (space-delimited string or array) → scopes; `exp` → expiry; no
+    /// authorities.
     ///
     /// Only validators call this, after every check passed.
     pub fn from_validated_claims(token: BearerToken, claims: Claims) -> Self {
+        crate::mapping::ClaimMapping::default().principal(token, claims)
+    }
+
+    pub(crate) fn from_mapped(
+        token: BearerToken,
+        claims: Claims,
+        scopes: Scopes,
+        authorities: Vec<String>,
+    ) -> Self {
         let string = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
         let subject = string("sub");
         let issuer = string("iss").unwrap_or_default();
         let client_id = ["client_id", "azp", "cid", "appid"]
             .iter()
             .find_map(|name| string(name));
-        let mut scopes = match claims.get("scope") {
-            Some(Value::String(s)) => Scopes::from_space_delimited(s),
-            Some(Value::Array(items)) => scopes_from_array(items),
-            _ => Scopes::empty(),
-        };
-        match claims.get("scp") {
-            Some(Value::String(s)) => {
-                scopes.extend(Scopes::from_space_delimited(s).iter().cloned())
-            }
-            Some(Value::Array(items)) => scopes.extend(scopes_from_array(items).iter().cloned()),
-            _ => {}
-        }
         let expires_at = claims.get("exp").and_then(numeric_date);
         Self(Arc::new(Inner {
             subject,
             issuer,
             client_id,
             scopes,
+            authorities,
             expires_at,
             claims,
             userinfo: None,
@@ -97,6 +97,16 @@ impl Principal {
     /// The granted scopes.
     pub fn scopes(&self) -> &Scopes {
         &self.0.scopes
+    }
+
+    /// The mapped authorities (roles, groups; `portcullis.claims.authorities`), with their prefix.
+    pub fn authorities(&self) -> &[String] {
+        &self.0.authorities
+    }
+
+    /// Whether an authority is held.
+    pub fn has_authority(&self, authority: &str) -> bool {
+        self.0.authorities.iter().any(|a| a == authority)
     }
 
     /// Whether a scope is granted.
@@ -159,14 +169,6 @@ impl Principal {
     pub fn token(&self) -> &BearerToken {
         &self.0.token
     }
-}
-
-fn scopes_from_array(items: &[Value]) -> Scopes {
-    items
-        .iter()
-        .filter_map(Value::as_str)
-        .filter_map(|s| ScopeToken::new(s).ok())
-        .collect()
 }
 
 /// A JSON `NumericDate`: an integer, or a float (some IdPs send `1.7e9`), truncated.

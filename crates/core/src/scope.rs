@@ -139,79 +139,221 @@ impl fmt::Display for Scopes {
     }
 }
 
-/// What a route requires of the caller's scopes. Deny-all when empty `AnyOf`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ScopePolicy {
-    /// Every listed scope is needed.
-    AllOf(Vec<ScopeToken>),
-    /// At least one listed scope is needed.
-    AnyOf(Vec<ScopeToken>),
+/// Whether every listed item is needed, or one of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Matching {
+    /// Every item.
+    All,
+    /// At least one item.
+    Any,
+}
+
+/// What a policy looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// The granted scopes (RFC 6749 §3.3 tokens).
+    Scopes,
+    /// The mapped authorities (roles, groups; see `portcullis.claims.authorities`).
+    Authorities,
+}
+
+#[derive(Clone, Debug)]
+enum Items {
+    Static(&'static [&'static str]),
+    Owned(std::sync::Arc<[String]>),
+}
+
+/// What a route requires of the caller: all or any of a list of scopes, or of authorities.
+///
+/// One type behind every way of declaring a requirement: the `#[requires_scopes]` annotation,
+/// the `RequireScopes<R>` extractor, the `require_scopes` route layer and `[[portcullis.rules]]`.
+/// Scope literals are checked against the RFC 6749 §3.3 grammar when the policy is built; in a
+/// `const` the check runs at compile time.
+///
+/// ```
+/// use portcullis_core::ScopePolicy;
+/// const ORDERS_READ: ScopePolicy = ScopePolicy::all_static(&["orders:read"]);
+/// assert_eq!(ORDERS_READ.challenge_scope().as_deref(), Some("orders:read"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct ScopePolicy {
+    matching: Matching,
+    target: Target,
+    items: Items,
+}
+
+impl PartialEq for ScopePolicy {
+    fn eq(&self, other: &Self) -> bool {
+        self.matching == other.matching
+            && self.target == other.target
+            && self.items().eq(other.items())
+    }
+}
+
+impl Eq for ScopePolicy {}
+
+const fn check_static(target: Target, items: &'static [&'static str]) {
+    let mut i = 0;
+    while i < items.len() {
+        let ok = match target {
+            Target::Scopes => ScopeToken::is_valid(items[i]),
+            Target::Authorities => is_valid_authority(items[i]),
+        };
+        if !ok {
+            panic!(
+                "invalid scope or authority literal (scopes: RFC 6749 §3.3, printable ASCII without space, quote or backslash)"
+            );
+        }
+        i += 1;
+    }
+}
+
+/// An authority (role, group) is any non-empty text without control characters.
+pub const fn is_valid_authority(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    if bytes.is_empty() {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] < 0x20 || bytes[i] == 0x7f {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 impl ScopePolicy {
-    /// Requires all of the given scopes.
+    /// Every listed scope, from literals (checked at compile time in a `const`).
+    pub const fn all_static(scopes: &'static [&'static str]) -> Self {
+        Self::from_static(Matching::All, Target::Scopes, scopes)
+    }
+
+    /// One of the listed scopes, from literals.
+    pub const fn any_static(scopes: &'static [&'static str]) -> Self {
+        Self::from_static(Matching::Any, Target::Scopes, scopes)
+    }
+
+    /// A policy from literals.
+    pub const fn from_static(
+        matching: Matching,
+        target: Target,
+        items: &'static [&'static str],
+    ) -> Self {
+        check_static(target, items);
+        Self {
+            matching,
+            target,
+            items: Items::Static(items),
+        }
+    }
+
+    /// Every listed scope.
     pub fn all_of<I, S>(scopes: I) -> Result<Self, InvalidScope>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        Ok(Self::AllOf(parse_all(scopes)?))
+        Self::new(Matching::All, Target::Scopes, scopes)
     }
 
-    /// Requires at least one of the given scopes.
+    /// At least one listed scope.
     pub fn any_of<I, S>(scopes: I) -> Result<Self, InvalidScope>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        Ok(Self::AnyOf(parse_all(scopes)?))
+        Self::new(Matching::Any, Target::Scopes, scopes)
     }
 
-    /// Whether `granted` satisfies the policy.
-    pub fn is_satisfied_by(&self, granted: &Scopes) -> bool {
-        match self {
-            Self::AllOf(needed) => needed.iter().all(|s| granted.contains(s.as_str())),
-            Self::AnyOf(options) => options.iter().any(|s| granted.contains(s.as_str())),
+    /// A policy from runtime values, each checked.
+    pub fn new<I, S>(matching: Matching, target: Target, items: I) -> Result<Self, InvalidScope>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let items: Vec<String> = items
+            .into_iter()
+            .map(|s| {
+                let s = s.as_ref();
+                let ok = match target {
+                    Target::Scopes => ScopeToken::is_valid(s),
+                    Target::Authorities => is_valid_authority(s),
+                };
+                if ok {
+                    Ok(s.to_owned())
+                } else {
+                    Err(InvalidScope(s.escape_debug().to_string()))
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            matching,
+            target,
+            items: Items::Owned(items.into()),
+        })
+    }
+
+    /// All or any.
+    pub fn matching(&self) -> Matching {
+        self.matching
+    }
+
+    /// Scopes or authorities.
+    pub fn target(&self) -> Target {
+        self.target
+    }
+
+    /// The listed scopes or authorities.
+    pub fn items(&self) -> impl Iterator<Item = &str> {
+        let (fixed, owned): (&[&str], &[String]) = match &self.items {
+            Items::Static(items) => (items, &[]),
+            Items::Owned(items) => (&[], items),
+        };
+        fixed
+            .iter()
+            .copied()
+            .chain(owned.iter().map(String::as_str))
+    }
+
+    /// Whether the principal satisfies the policy. An empty `any` list is satisfied by nobody.
+    pub fn allows(&self, principal: &crate::Principal) -> bool {
+        let has = |item: &str| match self.target {
+            Target::Scopes => principal.has_scope(item),
+            Target::Authorities => principal.has_authority(item),
+        };
+        match self.matching {
+            Matching::All => self.items().all(has),
+            Matching::Any => self.items().any(has),
         }
     }
 
-    /// The value of the `scope` attribute of the `insufficient_scope` challenge (RFC 6750 §3):
-    /// the scopes this route names, space-delimited.
-    pub fn challenge_scope(&self) -> String {
-        let (Self::AllOf(list) | Self::AnyOf(list)) = self;
-        list.iter()
-            .map(ScopeToken::as_str)
-            .collect::<Vec<_>>()
-            .join(" ")
+    /// The `scope` attribute of the `insufficient_scope` challenge (RFC 6750 §3): the scopes the
+    /// route names, space-delimited; `None` for authority policies (they are not scopes).
+    pub fn challenge_scope(&self) -> Option<String> {
+        (self.target == Target::Scopes).then(|| self.items().collect::<Vec<_>>().join(" "))
     }
 
     /// A sentence for `error_description`.
     pub fn describe(&self) -> String {
-        match self {
-            Self::AllOf(list) if list.len() == 1 => {
-                format!("this resource needs the scope {}", list[0])
-            }
-            Self::AllOf(_) => format!(
-                "this resource needs all of the scopes {}",
-                self.challenge_scope()
+        let what = match self.target {
+            Target::Scopes => "scope",
+            Target::Authorities => "authority",
+        };
+        let list = self.items().collect::<Vec<_>>();
+        match (self.matching, list.len()) {
+            (_, 1) => format!("this resource needs the {what} {}", list[0]),
+            (Matching::All, _) => format!(
+                "this resource needs all of the {what} values {}",
+                list.join(" ")
             ),
-            Self::AnyOf(_) => format!(
-                "this resource needs one of the scopes {}",
-                self.challenge_scope()
+            (Matching::Any, _) => format!(
+                "this resource needs one of the {what} values {}",
+                list.join(", ")
             ),
         }
     }
-}
-
-fn parse_all<I, S>(scopes: I) -> Result<Vec<ScopeToken>, InvalidScope>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<str>,
-{
-    scopes
-        .into_iter()
-        .map(|s| ScopeToken::new(s.as_ref()))
-        .collect()
 }
 
 #[cfg(test)]
@@ -234,35 +376,35 @@ mod tests {
         assert_eq!(scopes.to_string(), "a c");
     }
 
+    fn principal(claims: serde_json::Value) -> crate::Principal {
+        crate::Principal::from_validated_claims(
+            crate::BearerToken::new("t"),
+            claims.as_object().unwrap().clone(),
+        )
+    }
+
     #[test]
     fn policies_check_all_and_any() {
-        let granted = Scopes::from_space_delimited("a b");
-        assert!(
-            ScopePolicy::all_of(["a", "b"])
-                .unwrap()
-                .is_satisfied_by(&granted)
-        );
-        assert!(
-            !ScopePolicy::all_of(["a", "c"])
-                .unwrap()
-                .is_satisfied_by(&granted)
-        );
-        assert!(
-            ScopePolicy::any_of(["c", "b"])
-                .unwrap()
-                .is_satisfied_by(&granted)
-        );
-        assert!(
-            !ScopePolicy::any_of(["c", "d"])
-                .unwrap()
-                .is_satisfied_by(&granted)
-        );
+        let p = principal(serde_json::json!({"scope": "a b"}));
+        assert!(ScopePolicy::all_of(["a", "b"]).unwrap().allows(&p));
+        assert!(!ScopePolicy::all_of(["a", "c"]).unwrap().allows(&p));
+        assert!(ScopePolicy::any_of(["c", "b"]).unwrap().allows(&p));
+        assert!(!ScopePolicy::any_of(["c", "d"]).unwrap().allows(&p));
         let empty_any: [&str; 0] = [];
-        assert!(
-            !ScopePolicy::any_of(empty_any)
-                .unwrap()
-                .is_satisfied_by(&granted)
-        );
+        assert!(!ScopePolicy::any_of(empty_any).unwrap().allows(&p));
         assert!(ScopePolicy::all_of(["bad scope"]).is_err());
+        const STATIC: ScopePolicy = ScopePolicy::any_static(&["x", "a"]);
+        assert!(STATIC.allows(&p));
+        assert_eq!(STATIC, ScopePolicy::any_of(["x", "a"]).unwrap());
+    }
+
+    #[test]
+    fn authority_policies_look_at_authorities_and_have_no_challenge_scope() {
+        let p = principal(serde_json::json!({"scope": "ROLE_admin"}));
+        let policy = ScopePolicy::new(Matching::All, Target::Authorities, ["ROLE_admin"]).unwrap();
+        assert!(!policy.allows(&p), "a scope is not an authority");
+        assert_eq!(policy.challenge_scope(), None);
+        assert!(policy.describe().contains("authority ROLE_admin"));
+        assert!(ScopePolicy::new(Matching::All, Target::Authorities, ["Domain Users"]).is_ok());
     }
 }

@@ -12,6 +12,7 @@ use portcullis_core::cache_key::TokenKey;
 use portcullis_core::client_auth::ClientAuth;
 use portcullis_core::config::PortcullisConfig;
 use portcullis_core::http::{HttpClient, body_excerpt};
+use portcullis_core::mapping::ClaimMapping;
 use portcullis_core::{
     AuthError, BearerToken, BoxFuture, Clock, EndpointSource, IssuerUrl, Principal, TokenValidator,
 };
@@ -38,6 +39,8 @@ pub struct IntrospectionSettings {
     pub inactive_cache_ttl: Duration,
     /// Most answers kept.
     pub cache_capacity: u64,
+    /// Claims → principal.
+    pub mapping: Arc<ClaimMapping>,
 }
 
 impl IntrospectionSettings {
@@ -53,6 +56,7 @@ impl IntrospectionSettings {
             cache_ttl: i.cache_ttl,
             inactive_cache_ttl: i.inactive_cache_ttl,
             cache_capacity: i.cache_capacity,
+            mapping: Arc::new(ClaimMapping::from_config(&config.claims)),
         }
     }
 }
@@ -166,7 +170,7 @@ impl IntrospectionValidator {
         let answer = self.call(token).await.map_err(|e| self.to_auth_error(e))?;
         let (outcome, ttl) = match answer {
             Answer::Active(claims) => {
-                let principal = Principal::from_validated_claims(token.clone(), claims);
+                let principal = self.settings.mapping.principal(token.clone(), claims);
                 let until_exp = principal
                     .expires_at_unix()
                     .map_or(self.settings.cache_ttl, |exp| {

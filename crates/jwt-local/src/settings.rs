@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use portcullis_core::config::{JwksConfig, PortcullisConfig};
+use portcullis_core::mapping::ClaimMapping;
 use portcullis_core::{IssuerUrl, Secret};
 
 /// The per-issuer settings of local JWT validation.
@@ -28,6 +29,8 @@ pub struct JwtSettings {
     pub jwks: JwksConfig,
     /// Back-off after a failed fetch.
     pub retry_backoff: Duration,
+    /// Claims → principal.
+    pub mapping: Arc<ClaimMapping>,
 }
 
 impl JwtSettings {
@@ -60,6 +63,7 @@ impl JwtSettings {
             strict_typ: config.jwt.strict_typ,
             jwks: config.jwks.clone(),
             retry_backoff: config.discovery.retry_backoff,
+            mapping: Arc::new(ClaimMapping::from_config(&config.claims)),
         })
     }
 }

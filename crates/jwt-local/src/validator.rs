@@ -101,7 +101,7 @@ impl JwtValidator {
             typed_access_token: header.typed_access_token,
         };
         check_claims(&claims, &rules)?;
-        Ok(Principal::from_validated_claims(token.clone(), claims))
+        Ok(self.settings.mapping.principal(token.clone(), claims))
     }
 
     async fn verify_signature(

@@ -20,7 +20,8 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::Request;
 use portcullis_core::{
-    AuthContext, AuthError, AuthRejection, Authorizer, BoxFuture, Principal, ScopePolicy,
+    AuthContext, AuthError, AuthRejection, Authorizer, BoxFuture, Matching, Principal, ScopePolicy,
+    Target,
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -47,6 +48,31 @@ where
     match ScopePolicy::any_of(scopes) {
         Ok(policy) => AuthorizeLayer::new(policy),
         Err(e) => panic!("require_any_scope: {e}"),
+    }
+}
+
+/// Requires every listed authority (role, group; see `portcullis.claims.authorities`).
+/// Panics at router construction on an empty or control-character value.
+pub fn require_authorities<I, S>(authorities: I) -> AuthorizeLayer<ScopePolicy>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    match ScopePolicy::new(Matching::All, Target::Authorities, authorities) {
+        Ok(policy) => AuthorizeLayer::new(policy),
+        Err(e) => panic!("require_authorities: {e}"),
+    }
+}
+
+/// Requires at least one of the listed authorities. Panics like [`require_authorities`].
+pub fn require_any_authority<I, S>(authorities: I) -> AuthorizeLayer<ScopePolicy>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    match ScopePolicy::new(Matching::Any, Target::Authorities, authorities) {
+        Ok(policy) => AuthorizeLayer::new(policy),
+        Err(e) => panic!("require_any_authority: {e}"),
     }
 }
 

@@ -250,6 +250,7 @@ impl PortcullisBuilder {
                 enricher,
                 renderer,
                 userinfo: userinfo.map(|client| client as Arc<dyn UserinfoSource>),
+                rules: Arc::new(wiring.rules()?),
             }),
             config: Arc::new(loaded.config),
             #[cfg(feature = "dev-issuer")]

@@ -1,8 +1,10 @@
 //! The authentication middleware: [`AuthLayer`], [`AuthService`].
 //!
-//! For every request: resolve the token, validate it, enrich the principal, and put it into the
-//! request extensions for the `Principal` extractor and the authorization layers. A bad token is
-//! always refused here; a missing token is refused unless the layer allows anonymous requests.
+//! For every request: find what the access rules ask of it (`[[portcullis.rules]]`, else
+//! `default-rule`), resolve the token, validate it, enrich the principal, check the rule, and put
+//! the principal into the request extensions for the `Principal` extractor and the route
+//! requirements. A bad token is always refused here; a missing token only where the rule permits
+//! all.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -10,8 +12,9 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::response::Response;
 use http::Request;
+use portcullis_core::BoxFuture;
 use portcullis_core::context::log_error;
-use portcullis_core::{AuthError, BoxFuture};
+use portcullis_core::rules::{Access, RuleSet};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -21,22 +24,21 @@ use crate::pipeline::Pipeline;
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
     pipeline: Arc<Pipeline>,
-    allow_anonymous: bool,
+    rules: Arc<RuleSet>,
 }
 
 impl AuthLayer {
     pub(crate) fn new(pipeline: Arc<Pipeline>) -> Self {
-        Self {
-            pipeline,
-            allow_anonymous: false,
-        }
+        let rules = pipeline.rules().clone();
+        Self { pipeline, rules }
     }
 
-    /// Lets requests without a token through, without a principal: handlers then take
-    /// `Option<Principal>`, and `Principal` answers 401. A bad token is still refused.
+    /// Lets requests that no `[[portcullis.rules]]` entry matches through without a token, and
+    /// without a principal: handlers then take `Option<Principal>`, and `Principal` answers 401.
+    /// A bad token is still refused. (Overrides `portcullis.default-rule`.)
     #[must_use]
     pub fn allow_anonymous(mut self) -> Self {
-        self.allow_anonymous = true;
+        self.rules = Arc::new((*self.rules).clone().with_default(Access::PermitAll));
         self
     }
 }
@@ -48,7 +50,7 @@ impl<S> Layer<S> for AuthLayer {
         AuthService {
             inner,
             pipeline: self.pipeline.clone(),
-            allow_anonymous: self.allow_anonymous,
+            rules: self.rules.clone(),
         }
     }
 }
@@ -58,7 +60,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     pipeline: Arc<Pipeline>,
-    allow_anonymous: bool,
+    rules: Arc<RuleSet>,
 }
 
 impl<S, B> Service<Request<B>> for AuthService<S>
@@ -80,22 +82,18 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let pipeline = self.pipeline.clone();
-        let allow_anonymous = self.allow_anonymous;
+        let rules = self.rules.clone();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
-            let outcome = pipeline.authenticate(&parts).await;
-            let error = match outcome {
+            match pipeline.admit(&parts, &rules).await {
                 Ok(Some(principal)) => {
                     parts.extensions.insert(principal);
-                    None
                 }
-                Ok(None) if allow_anonymous => None,
-                Ok(None) => Some(AuthError::missing_token()),
-                Err(error) => Some(error),
-            };
-            if let Some(error) = error {
-                log_error(&error);
-                return Ok(pipeline.renderer().render(&error).map(Body::from));
+                Ok(None) => {}
+                Err(error) => {
+                    log_error(&error);
+                    return Ok(pipeline.renderer().render(&error).map(Body::from));
+                }
             }
             parts.extensions.insert(pipeline.context());
             inner.call(Request::from_parts(parts, body)).await

@@ -37,7 +37,10 @@ mod layer;
 mod pipeline;
 mod wiring;
 
-pub use authorize::{AuthorizeLayer, AuthorizeService, require_any_scope, require_scopes};
+pub use authorize::{
+    AuthorizeLayer, AuthorizeService, require_any_authority, require_any_scope,
+    require_authorities, require_scopes,
+};
 pub use auto::AutoValidator;
 pub use builder::{Portcullis, PortcullisBuilder, StartupError};
 pub use config::{ConfigError, ConfigErrors, ConfigLoader, LoadedConfig};
@@ -45,11 +48,13 @@ pub use layer::{AuthLayer, AuthService};
 pub use pipeline::Pipeline;
 
 pub use portcullis_core as core;
+pub use portcullis_core::authorize::RequireScopes;
 pub use portcullis_core::config::PortcullisConfig;
 pub use portcullis_core::{
     AuthError, Authorizer, BearerToken, Enricher, ErrorKind, ErrorRenderer, Principal, ScopePolicy,
-    Scopes, TokenResolver, TokenValidator, UserInfo,
+    ScopeRequirement, ScopeToken, Scopes, TokenResolver, TokenValidator, UserInfo,
 };
 pub use portcullis_introspect_remote as introspect;
 pub use portcullis_jwt_local as jwt;
+pub use portcullis_macros::{requires_authorities, requires_scopes};
 pub use portcullis_userinfo as userinfo;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use http::request::Parts;
+use portcullis_core::rules::{Access, RuleSet};
 use portcullis_core::{
     AuthContext, AuthError, Enricher, ErrorRenderer, Principal, TokenResolver, TokenValidator,
     UserinfoSource,
@@ -16,6 +17,7 @@ pub struct Pipeline {
     pub(crate) enricher: Arc<dyn Enricher>,
     pub(crate) renderer: Arc<dyn ErrorRenderer>,
     pub(crate) userinfo: Option<Arc<dyn UserinfoSource>>,
+    pub(crate) rules: Arc<RuleSet>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -36,6 +38,35 @@ impl Pipeline {
         let principal = self.enricher.enrich(principal, parts).await?;
         tracing::debug!(target: "portcullis", subject = ?principal.subject(), client_id = ?principal.client_id(), "request authenticated");
         Ok(Some(principal))
+    }
+
+    /// Authenticates a request and applies the access rules: what the layer does.
+    pub async fn admit(
+        &self,
+        parts: &Parts,
+        rules: &RuleSet,
+    ) -> Result<Option<Principal>, AuthError> {
+        let access = rules.decide(&parts.method, parts.uri.path());
+        if *access == Access::DenyAll {
+            return Err(AuthError::forbidden(
+                None,
+                "access to this resource is denied",
+            ));
+        }
+        let principal = self.authenticate(parts).await?;
+        match (access, principal) {
+            (Access::PermitAll, principal) => Ok(principal),
+            (_, None) => Err(AuthError::missing_token()),
+            (Access::Require(policy), Some(principal)) => {
+                policy.check(&principal).map(|()| Some(principal))
+            }
+            (_, Some(principal)) => Ok(Some(principal)),
+        }
+    }
+
+    /// The configured access rules.
+    pub fn rules(&self) -> &Arc<RuleSet> {
+        &self.rules
     }
 
     /// What the layer leaves in each request for the extractors and route layers.

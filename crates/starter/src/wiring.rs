@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use portcullis_core::client_auth::ClientAuth;
-use portcullis_core::config::{Mode, PortcullisConfig, UserinfoFailure};
+use portcullis_core::config::{ConfigProblem, Mode, PortcullisConfig, UserinfoFailure};
 use portcullis_core::http::HttpClient;
+use portcullis_core::rules::RuleSet;
 use portcullis_core::{
     Clock, Discovery, Endpoint, EndpointSource, Enricher, IssuerUrl, NoEnrichment, TokenValidator,
 };
@@ -224,6 +225,27 @@ impl<'a> Wiring<'a> {
             self.http.clone(),
             self.clock.clone(),
         ))
+    }
+
+    /// The access rules (already checked with the configuration).
+    pub(crate) fn rules(&self) -> Result<RuleSet, StartupError> {
+        let config = self.config();
+        let rules = RuleSet::compile(&config.rules, config.default_rule).map_err(|problems| {
+            self.loaded.problems_to_errors(
+                problems
+                    .into_iter()
+                    .map(|(key, value, reason)| ConfigProblem { key, value, reason })
+                    .collect(),
+            )
+        })?;
+        tracing::info!(
+            "portcullis: {} access rule(s) ({}); unmatched requests: {:?} (portcullis.default-rule, {})",
+            config.rules.len(),
+            self.source("rules"),
+            config.default_rule,
+            self.source("default-rule")
+        );
+        Ok(rules)
     }
 
     /// A userinfo client when an endpoint is configured or discovery can name one.

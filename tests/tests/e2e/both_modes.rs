@@ -6,24 +6,6 @@ use std::time::Duration;
 
 use portcullis_e2e::{Idp, Kit, Service};
 
-macro_rules! in_both_modes {
-    ($($case:ident),* $(,)?) => {
-        $(
-            mod $case {
-                #[tokio::test]
-                async fn jwt() {
-                    super::$case(portcullis_e2e::Kit::JWT).await;
-                }
-
-                #[tokio::test]
-                async fn introspect() {
-                    super::$case(portcullis_e2e::Kit::INTROSPECT).await;
-                }
-            }
-        )*
-    };
-}
-
 in_both_modes!(
     valid_access_token_gets_200_naming_the_subject,
     no_token_gets_401_with_a_bare_challenge_and_health_stays_public,

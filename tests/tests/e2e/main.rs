@@ -7,6 +7,26 @@
     reason = "tests: a failure stops the test with its message"
 )]
 
+/// Runs each named case (an `async fn(Kit)`) as `<case>::jwt` and `<case>::introspect`.
+macro_rules! in_both_modes {
+    ($($case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                #[tokio::test]
+                async fn jwt() {
+                    super::$case(portcullis_e2e::Kit::JWT).await;
+                }
+
+                #[tokio::test]
+                async fn introspect() {
+                    super::$case(portcullis_e2e::Kit::INTROSPECT).await;
+                }
+            }
+        )*
+    };
+}
+
 mod both_modes;
 mod introspection;
 mod jwt;
+mod scopes;

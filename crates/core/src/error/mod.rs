@@ -130,8 +130,14 @@ impl AuthError {
         scope: impl Into<String>,
         description: impl Into<Cow<'static, str>>,
     ) -> Self {
+        Self::forbidden(Some(scope.into()), description)
+    }
+
+    /// 403: the caller lacks what the resource needs. `scope` is set when the need is scopes
+    /// (it becomes the challenge's `scope` attribute); authority requirements leave it out.
+    pub fn forbidden(scope: Option<String>, description: impl Into<Cow<'static, str>>) -> Self {
         let mut error = Self::new(ErrorKind::InsufficientScope, description);
-        error.scope = Some(scope.into());
+        error.scope = scope;
         error
     }
 

@@ -174,6 +174,7 @@ impl Fixture {
             cache_ttl: Duration::from_secs(300),
             inactive_cache_ttl: Duration::from_secs(10),
             cache_capacity: 1000,
+            mapping: Default::default(),
         };
         tweak(&mut settings);
         let http = HttpClient::new(HttpSettings {

@@ -141,7 +141,7 @@ async fn scopes_are_required_by_the_route_layer() {
     assert_eq!(
         challenge.as_deref(),
         Some(
-            "Bearer error=\"insufficient_scope\", error_description=\"this resource needs all of the scopes b a\", scope=\"b a\""
+            "Bearer error=\"insufficient_scope\", error_description=\"this resource needs all of the scope values b a\", scope=\"b a\""
         )
     );
     assert!(body.contains("insufficient_scope"));

@@ -1,0 +1,165 @@
+//! Where scopes and authorities come from: `[portcullis.claims]`.
+//!
+//! Scopes are read from the claims named in `claims.scopes` (default `scope` and `scp`; each a
+//! space-delimited string, as the RFCs and Entra ID send it, or an array, as Okta sends `scp`).
+//! Authorities (roles, groups) are read from any claim path, with an optional prefix:
+//! `roles`, `groups`, Keycloak's `realm_access.roles` and `resource_access.<client>.roles`.
+
+use serde_json::Value;
+
+use crate::config::ClaimsConfig;
+use crate::principal::{Claims, Principal};
+use crate::scope::{ScopeToken, Scopes};
+use crate::secret::BearerToken;
+
+/// One source of authorities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AuthoritySource {
+    path: Vec<String>,
+    prefix: String,
+}
+
+/// Turns validated claims into a [`Principal`]; every validator uses one, so the principal has
+/// the same shape whichever validator made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimMapping {
+    scope_claims: Vec<String>,
+    authorities: Vec<AuthoritySource>,
+}
+
+impl Default for ClaimMapping {
+    fn default() -> Self {
+        Self::from_config(&ClaimsConfig::default())
+    }
+}
+
+impl ClaimMapping {
+    /// From `[portcullis.claims]`.
+    pub fn from_config(config: &ClaimsConfig) -> Self {
+        Self {
+            scope_claims: config.scopes.clone(),
+            authorities: config
+                .authorities
+                .iter()
+                .map(|a| AuthoritySource {
+                    path: a.path.split('.').map(str::to_owned).collect(),
+                    prefix: a.prefix.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The principal for validated claims.
+    pub fn principal(&self, token: BearerToken, claims: Claims) -> Principal {
+        let mut scopes = Scopes::empty();
+        for name in &self.scope_claims {
+            for value in strings(claims.get(name)) {
+                scopes.extend(value.split(' ').filter_map(|s| ScopeToken::new(s).ok()));
+            }
+        }
+        let mut authorities: Vec<String> = Vec::new();
+        for source in &self.authorities {
+            let mut node = Some(&Value::Object(claims.clone()));
+            for segment in &source.path {
+                node = node.and_then(|v| v.get(segment));
+            }
+            for value in strings(node) {
+                for item in value.split(' ').filter(|s| !s.is_empty()) {
+                    let authority = format!("{}{item}", source.prefix);
+                    if !authorities.contains(&authority) {
+                        authorities.push(authority);
+                    }
+                }
+            }
+        }
+        Principal::from_mapped(token, claims, scopes, authorities)
+    }
+}
+
+/// A string, or the strings of an array; nothing for anything else.
+fn strings(value: Option<&Value>) -> Vec<&str> {
+    match value {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AuthorityClaim;
+    use serde_json::json;
+
+    fn map(config: &ClaimsConfig, claims: Value) -> Principal {
+        ClaimMapping::from_config(config)
+            .principal(BearerToken::new("t"), claims.as_object().unwrap().clone())
+    }
+
+    #[test]
+    fn scopes_come_from_scope_and_scp_as_string_or_array() {
+        let p = map(
+            &ClaimsConfig::default(),
+            json!({"scope": "a b", "scp": ["c"]}),
+        );
+        assert_eq!(p.scopes().to_string(), "a b c");
+        let entra = map(&ClaimsConfig::default(), json!({"scp": "x y"}));
+        assert_eq!(entra.scopes().to_string(), "x y");
+    }
+
+    #[test]
+    fn authorities_come_from_any_claim_path_with_a_prefix() {
+        let config = ClaimsConfig {
+            scopes: vec!["scope".into()],
+            authorities: vec![
+                AuthorityClaim {
+                    path: "realm_access.roles".into(),
+                    prefix: "ROLE_".into(),
+                },
+                AuthorityClaim {
+                    path: "resource_access.orders-api.roles".into(),
+                    prefix: "ORDERS_".into(),
+                },
+                AuthorityClaim {
+                    path: "groups".into(),
+                    prefix: String::new(),
+                },
+            ],
+        };
+        let p = map(
+            &config,
+            json!({
+                "scope": "a",
+                "scp": ["ignored"],
+                "realm_access": {"roles": ["admin", "user"]},
+                "resource_access": {"orders-api": {"roles": ["writer"]}, "other": {"roles": ["x"]}},
+                "groups": "staff"
+            }),
+        );
+        assert_eq!(
+            p.scopes().to_string(),
+            "a",
+            "only the configured scope claims"
+        );
+        assert_eq!(
+            p.authorities(),
+            ["ROLE_admin", "ROLE_user", "ORDERS_writer", "staff"]
+        );
+        assert!(p.has_authority("ROLE_admin"));
+        assert!(!p.has_authority("admin"));
+    }
+
+    #[test]
+    fn missing_or_odd_claims_give_nothing_not_an_error() {
+        let config = ClaimsConfig {
+            scopes: vec!["scope".into()],
+            authorities: vec![AuthorityClaim {
+                path: "realm_access.roles".into(),
+                prefix: String::new(),
+            }],
+        };
+        let p = map(&config, json!({"scope": 5, "realm_access": "nope"}));
+        assert!(p.scopes().is_empty());
+        assert!(p.authorities().is_empty());
+    }
+}
