@@ -21,6 +21,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import Provider, { errors } from 'oidc-provider';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import * as grantHelpers from 'oidc-provider/lib/helpers/grants.js';
 import { issueTokens } from 'oidc-provider/lib/helpers/grant_common.js';
 
@@ -62,7 +63,7 @@ if (existsSync(args.keys)) {
 // Resource servers (RFC 8707 resource indicators). A JWT access token is issued when the token
 // request names one of these; without `resource` the access token is opaque.
 // The identifier's last segment picks a variant; the audience is the API's identifier.
-const API_SCOPES = 'hello:read hello:write hello:admin orders:read';
+const API_SCOPES = 'hello:read hello:write hello:admin orders:read inventory:read';
 function resourceServerInfo(resource) {
   const variants = {
     'urn:portcullis:hello': { audience: 'urn:portcullis:hello', alg: 'RS256' },
@@ -74,6 +75,9 @@ function resourceServerInfo(resource) {
     'urn:portcullis:hello:short-opaque': { audience: 'urn:portcullis:hello', format: 'opaque', ttl: 2 },
     'urn:portcullis:other': { audience: 'urn:portcullis:other', alg: 'RS256' },
     'urn:portcullis:other:opaque': { audience: 'urn:portcullis:other', format: 'opaque' },
+    // The microservices example: gateway → orders → inventory.
+    'urn:portcullis:orders': { audience: 'urn:portcullis:orders', alg: 'ES256' },
+    'urn:portcullis:inventory': { audience: 'urn:portcullis:inventory', alg: 'ES256' },
   };
   const v = variants[resource];
   if (!v) throw new errors.InvalidTarget(`unknown resource ${resource}`);
@@ -129,6 +133,16 @@ server.listen(Number(args.port), '127.0.0.1', () => {
         redirect_uris: [],
         token_endpoint_auth_method: 'none',
       },
+      // The microservices example's services, each its own client: they exchange their callers'
+      // tokens (RFC 8693) and get their own (client credentials).
+      ...['gateway', 'orders', 'inventory'].map((name) => ({
+        client_id: `${name}-service`,
+        client_secret: `${name}-secret`,
+        grant_types: ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+      })),
       {
         client_id: 'hello-api-jwt',
         grant_types: ['client_credentials'],
@@ -159,9 +173,13 @@ server.listen(Number(args.port), '127.0.0.1', () => {
       },
     },
     // Roles as Keycloak sends them, for authority mapping: accounts named admin* are admins.
-    extraTokenClaims: (ctx, token) => (token.accountId
-      ? { realm_access: { roles: token.accountId.startsWith('admin') ? ['admin', 'user'] : ['user'] } }
-      : undefined),
+    // A token from the exchange grant names the service that acts for the user (RFC 8693 §4.1).
+    extraTokenClaims: (ctx, token) => {
+      if (!token.accountId) return undefined;
+      const roles = token.accountId.startsWith('admin') ? ['admin', 'user'] : ['user'];
+      const act = token.gty === 'token-exchange' ? { act: { sub: token.clientId } } : {};
+      return { realm_access: { roles }, ...act };
+    },
     findAccount: (ctx, sub) => ({
       accountId: sub,
       claims: () => ({ sub, name: `Test user ${sub}`, email: `${sub}@example.test` }),
@@ -191,6 +209,54 @@ server.listen(Number(args.port), '127.0.0.1', () => {
     };
     await issueTokens(provider, bound, ctx, source, grant, { gty: 'password', entityLabel: 'test password grant' });
   }, ['username', 'scope', 'resource'], ['resource']);
+
+  // RFC 8693 token exchange (oidc-provider has none built in): an access token of this issuer
+  // (a JWT access token, verified; or an opaque one, looked up) for a token addressed to
+  // `resource` (or `audience`), for the same user, with the requesting service as actor.
+  const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+  const verificationKeys = createLocalJWKSet({ keys: [keys.rsa.jwk, keys.ec.jwk, keys.okp.jwk].map(publicJwk) });
+  provider.registerGrantType('urn:ietf:params:oauth:grant-type:token-exchange', async (ctx) => {
+    const { params, client } = ctx.oidc;
+    if (!params.subject_token) throw new errors.InvalidRequest('subject_token is required');
+    if (params.subject_token_type !== ACCESS_TOKEN_TYPE) {
+      throw new errors.InvalidRequest(`subject_token_type must be ${ACCESS_TOKEN_TYPE}`);
+    }
+    if (params.requested_token_type && params.requested_token_type !== ACCESS_TOKEN_TYPE) {
+      throw new errors.InvalidRequest(`only ${ACCESS_TOKEN_TYPE} can be requested`);
+    }
+    let subject;
+    if (params.subject_token.split('.').length === 3) {
+      try {
+        const { payload, protectedHeader } = await jwtVerify(params.subject_token, verificationKeys, { issuer });
+        if (protectedHeader.typ !== 'at+jwt') throw new Error('not an access token');
+        subject = { accountId: payload.sub, scope: payload.scope || '' };
+      } catch (e) {
+        throw new errors.InvalidGrant(`subject_token is not a valid access token of this issuer (${e.message})`);
+      }
+    } else {
+      const token = await provider.AccessToken.find(params.subject_token);
+      if (!token || !token.isValid) throw new errors.InvalidGrant('subject_token is not active');
+      subject = { accountId: token.accountId, scope: token.scope || '' };
+    }
+    const resource = params.resource || params.audience;
+    if (!resource) throw new errors.InvalidTarget('audience or resource is required');
+    const info = resourceServerInfo(resource);
+    const offered = new Set(info.scope.split(' '));
+    const scope = (params.scope || subject.scope).split(' ').filter((s) => offered.has(s)).join(' ');
+    const grant = new provider.Grant({ accountId: subject.accountId, clientId: client.clientId });
+    grant.addResourceScope(resource, scope);
+    const grantId = await grant.save();
+    const token = new provider.AccessToken({ accountId: subject.accountId, client, grantId, gty: 'token-exchange' });
+    token.resourceServer = new provider.ResourceServer(resource, info);
+    token.scope = scope || undefined;
+    ctx.body = {
+      access_token: await token.save(),
+      issued_token_type: ACCESS_TOKEN_TYPE,
+      token_type: 'Bearer',
+      expires_in: token.expiration,
+      scope: token.scope,
+    };
+  }, ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope'], ['resource', 'audience']);
 
   const callback = provider.callback();
   server.on('request', (req, res) => {

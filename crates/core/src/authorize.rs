@@ -70,6 +70,10 @@ pub struct RequireScopes<R> {
 
 impl<R> RequireScopes<R> {
     /// Wraps a principal that satisfied `R`.
+    #[cfg_attr(
+        not(feature = "axum"),
+        allow(dead_code, reason = "used by the axum extractor")
+    )]
     pub(crate) fn granted(principal: Principal) -> Self {
         Self {
             principal,

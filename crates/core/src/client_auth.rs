@@ -17,7 +17,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
 use crate::clock::Clock;
-use crate::config::{ClientAuthMethod, IntrospectionConfig};
+use crate::config::{ClientAuthMethod, ClientConfig, IntrospectionConfig};
 use crate::secret::Secret;
 
 /// The JWT assertion type of RFC 7523 §2.2.
@@ -77,19 +77,67 @@ pub struct Credentials {
     pub form: Vec<(&'static str, String)>,
 }
 
+/// The client settings a [`ClientAuth`] is built from, wherever they are configured.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientSettings<'a> {
+    /// Where the keys live, for messages (`portcullis.introspection`, `portcullis.client`).
+    pub section: &'static str,
+    /// Client id.
+    pub client_id: Option<&'a String>,
+    /// Client secret.
+    pub client_secret: Option<&'a Secret>,
+    /// Method.
+    pub auth_method: ClientAuthMethod,
+    /// Private key file for `private_key_jwt`.
+    pub private_key_file: Option<&'a String>,
+    /// Its `kid`.
+    pub private_key_id: Option<&'a String>,
+}
+
+impl<'a> From<&'a IntrospectionConfig> for ClientSettings<'a> {
+    fn from(c: &'a IntrospectionConfig) -> Self {
+        Self {
+            section: "portcullis.introspection",
+            client_id: c.client_id.as_ref(),
+            client_secret: c.client_secret.as_ref(),
+            auth_method: c.auth_method,
+            private_key_file: c.private_key_file.as_ref(),
+            private_key_id: c.private_key_id.as_ref(),
+        }
+    }
+}
+
+impl<'a> From<&'a ClientConfig> for ClientSettings<'a> {
+    fn from(c: &'a ClientConfig) -> Self {
+        Self {
+            section: "portcullis.client",
+            client_id: c.client_id.as_ref(),
+            client_secret: c.client_secret.as_ref(),
+            auth_method: c.auth_method,
+            private_key_file: c.private_key_file.as_ref(),
+            private_key_id: c.private_key_id.as_ref(),
+        }
+    }
+}
+
 impl ClientAuth {
-    /// Builds client authentication from the introspection settings (already checked by
-    /// `PortcullisConfig::check`). `audience` is the issuer identifier, for assertions.
-    pub fn from_config(config: &IntrospectionConfig, audience: &str) -> Result<Self, String> {
+    /// Builds client authentication from checked settings. `audience` is the issuer identifier,
+    /// for assertions.
+    pub fn from_config<'a>(
+        settings: impl Into<ClientSettings<'a>>,
+        audience: &str,
+    ) -> Result<Self, String> {
+        let config = settings.into();
+        let section = config.section;
         let client_id = config
             .client_id
-            .clone()
-            .ok_or("portcullis.introspection.client-id is not set")?;
+            .cloned()
+            .ok_or_else(|| format!("{section}.client-id is not set"))?;
         let secret = || {
             config
                 .client_secret
-                .clone()
-                .ok_or("portcullis.introspection.client-secret is not set")
+                .cloned()
+                .ok_or_else(|| format!("{section}.client-secret is not set"))
         };
         Ok(match config.auth_method {
             ClientAuthMethod::ClientSecretBasic => Self::Basic {
@@ -104,13 +152,10 @@ impl ClientAuth {
             ClientAuthMethod::PrivateKeyJwt => {
                 let path = config
                     .private_key_file
-                    .as_deref()
-                    .ok_or("portcullis.introspection.private-key-file is not set")?;
+                    .ok_or_else(|| format!("{section}.private-key-file is not set"))?;
                 let key =
-                    AssertionKey::from_pem_file(Path::new(path), config.private_key_id.clone())
-                        .map_err(|e| {
-                            format!("portcullis.introspection.private-key-file = {path:?}: {e}")
-                        })?;
+                    AssertionKey::from_pem_file(Path::new(path), config.private_key_id.cloned())
+                        .map_err(|e| format!("{section}.private-key-file = {path:?}: {e}"))?;
                 Self::PrivateKeyJwt {
                     client_id,
                     key: Arc::new(key),

@@ -13,6 +13,7 @@ use crate::config::{ConfigErrors, ConfigLoader, LoadedConfig};
 use crate::layer::AuthLayer;
 use crate::pipeline::Pipeline;
 use crate::wiring::Wiring;
+use portcullis_propagate::{PropagationMiddleware, Propagator};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,7 @@ pub enum StartupError {
 pub struct Portcullis {
     pipeline: Arc<Pipeline>,
     config: Arc<PortcullisConfig>,
+    propagator: Option<Arc<Propagator>>,
     #[cfg(feature = "dev-issuer")]
     dev: Option<Arc<crate::dev::DevIssuer>>,
 }
@@ -56,6 +58,23 @@ impl Portcullis {
     /// The configuration in force.
     pub fn config(&self) -> &PortcullisConfig {
         &self.config
+    }
+
+    /// Outbound identity (`[[portcullis.downstream]]`), when downstreams are configured.
+    pub fn propagator(&self) -> Option<&Arc<Propagator>> {
+        self.propagator.as_ref()
+    }
+
+    /// An HTTP client that attaches, for each configured downstream, the token it needs (relay,
+    /// exchange or client credentials). Pass the caller with `.with_extension(principal)`. A URL
+    /// under no configured downstream is an error, never a silent forward.
+    pub fn outbound_client(&self) -> reqwest_middleware::ClientWithMiddleware {
+        let builder = reqwest_middleware::ClientBuilder::new(reqwest::Client::new());
+        let propagator = self
+            .propagator
+            .clone()
+            .unwrap_or_else(|| Arc::new(Propagator::none()));
+        builder.with(PropagationMiddleware::new(propagator)).build()
     }
 
     /// The pipeline, to authenticate outside a tower stack.
@@ -243,7 +262,9 @@ impl PortcullisBuilder {
                 "portcullis: discovery is lazy: metadata and keys are fetched at the first request (the service starts while the IdP is down)"
             );
         }
+        let propagator = wiring.propagator()?;
         Ok(Portcullis {
+            propagator,
             pipeline: Arc::new(Pipeline {
                 resolver,
                 validator,

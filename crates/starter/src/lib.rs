@@ -57,4 +57,5 @@ pub use portcullis_core::{
 pub use portcullis_introspect_remote as introspect;
 pub use portcullis_jwt_local as jwt;
 pub use portcullis_macros::{requires_authorities, requires_scopes};
+pub use portcullis_propagate as propagate;
 pub use portcullis_userinfo as userinfo;

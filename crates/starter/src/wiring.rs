@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use portcullis_core::client_auth::ClientAuth;
-use portcullis_core::config::{ConfigProblem, Mode, PortcullisConfig, UserinfoFailure};
+use portcullis_core::client_auth::{ClientAuth, ClientSettings};
+use portcullis_core::config::{ConfigProblem, Mode, PortcullisConfig, Strategy, UserinfoFailure};
 use portcullis_core::http::HttpClient;
 use portcullis_core::rules::RuleSet;
 use portcullis_core::{
@@ -12,6 +12,7 @@ use portcullis_core::{
 };
 use portcullis_introspect_remote::{IntrospectionSettings, IntrospectionValidator};
 use portcullis_jwt_local::{JwtSettings, JwtValidator};
+use portcullis_propagate::{Propagator, TokenEndpoint};
 use portcullis_userinfo::{UserinfoClient, UserinfoEnricher};
 
 use crate::auto::AutoValidator;
@@ -246,6 +247,63 @@ impl<'a> Wiring<'a> {
             self.source("default-rule")
         );
         Ok(rules)
+    }
+
+    /// The propagator when downstreams are configured.
+    pub(crate) fn propagator(&self) -> Result<Option<Arc<Propagator>>, StartupError> {
+        let config = self.config();
+        if config.downstream.is_empty() {
+            return Ok(None);
+        }
+        let endpoint = if config
+            .downstream
+            .iter()
+            .any(|d| d.strategy != Strategy::Relay)
+        {
+            let (settings, section) = if config.client.client_id.is_some() {
+                (ClientSettings::from(&config.client), "client")
+            } else {
+                (ClientSettings::from(&config.introspection), "introspection")
+            };
+            let issuer = self.issuer()?;
+            let client_auth = ClientAuth::from_config(settings, issuer.as_str())
+                .map_err(|e| config_error(self.loaded, &format!("{section}.client-id"), "", e))?;
+            tracing::info!(
+                "portcullis: outbound tokens as client {} with {} (portcullis.{section})",
+                client_auth.client_id(),
+                client_auth.method()
+            );
+            let source = self.endpoint(
+                config.client.token_endpoint.as_ref(),
+                "client.token-endpoint",
+                Endpoint::Token,
+            )?;
+            Some(Arc::new(TokenEndpoint::new(
+                source,
+                client_auth,
+                self.http.clone(),
+                self.clock.clone(),
+            )))
+        } else {
+            None
+        };
+        for d in &config.downstream {
+            tracing::info!(
+                "portcullis: downstream {:?} at {}: {:?}{}",
+                d.name,
+                d.base_url,
+                d.strategy,
+                d.audience
+                    .as_deref()
+                    .or(d.resource.as_deref())
+                    .map(|a| format!(" for {a}"))
+                    .unwrap_or_default()
+            );
+        }
+        let capacity = config.introspection.cache_capacity;
+        Propagator::new(&config.downstream, endpoint, self.clock.clone(), capacity)
+            .map(|p| Some(Arc::new(p)))
+            .map_err(|e| config_error(self.loaded, "downstream", "", e))
     }
 
     /// A userinfo client when an endpoint is configured or discovery can name one.

@@ -29,4 +29,5 @@ macro_rules! in_both_modes {
 mod both_modes;
 mod introspection;
 mod jwt;
+mod microservices;
 mod scopes;

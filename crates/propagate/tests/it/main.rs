@@ -1,0 +1,285 @@
+//! The propagator against a local token endpoint whose answers the test decides.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failure stops the test with its message"
+)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use portcullis_core::client_auth::ClientAuth;
+use portcullis_core::config::{DownstreamConfig, Strategy};
+use portcullis_core::http::{HttpClient, HttpSettings};
+use portcullis_core::{BearerToken, EndpointSource, ManualClock, Principal, Secret};
+use portcullis_propagate::{PropagationError, Propagator, TokenEndpoint};
+use serde_json::json;
+
+#[derive(Default)]
+struct Endpoint {
+    calls: AtomicUsize,
+    fail_next: AtomicUsize,
+    forms: Mutex<Vec<HashMap<String, String>>>,
+}
+
+async fn token(
+    State(e): State<Arc<Endpoint>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> (StatusCode, String) {
+    let n = e.calls.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    e.forms.lock().unwrap().push(form.clone());
+    if e.fail_next.load(Ordering::SeqCst) > 0 {
+        e.fail_next.fetch_sub(1, Ordering::SeqCst);
+        return (StatusCode::SERVICE_UNAVAILABLE, "busy".into());
+    }
+    if form.get("subject_token").map(String::as_str) == Some("revoked") {
+        return (
+            StatusCode::BAD_REQUEST,
+            json!({"error": "invalid_grant", "error_description": "subject_token is not active"})
+                .to_string(),
+        );
+    }
+    (
+        StatusCode::OK,
+        json!({"access_token": format!("issued-{n}"), "token_type": "Bearer", "expires_in": 300})
+            .to_string(),
+    )
+}
+
+struct Fixture {
+    endpoint: Arc<Endpoint>,
+    propagator: Propagator,
+    clock: ManualClock,
+}
+
+async fn fixture() -> Fixture {
+    let endpoint = Arc::new(Endpoint::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/token", listener.local_addr().unwrap());
+    let app = axum::Router::new()
+        .route("/token", post(token))
+        .with_state(endpoint.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let clock = ManualClock::at_unix(1_800_000_000);
+    let http = HttpClient::new(HttpSettings::default()).unwrap();
+    let auth = ClientAuth::Basic {
+        client_id: "orders-service".into(),
+        secret: Secret::new("s"),
+    };
+    let token_endpoint = TokenEndpoint::new(
+        EndpointSource::Configured(url),
+        auth,
+        http,
+        Arc::new(clock.clone()),
+    );
+    let downstreams = vec![
+        DownstreamConfig {
+            name: "relayed".into(),
+            base_url: "http://relay.test/api".into(),
+            ..Default::default()
+        },
+        DownstreamConfig {
+            name: "exchanged".into(),
+            base_url: "http://inventory.test/items".into(),
+            strategy: Strategy::Exchange,
+            audience: Some("urn:inventory".into()),
+            scopes: vec!["inventory:read".into()],
+            ..Default::default()
+        },
+        DownstreamConfig {
+            name: "own".into(),
+            base_url: "http://inventory.test/stock".into(),
+            strategy: Strategy::ClientCredentials,
+            resource: Some("urn:inventory".into()),
+            ..Default::default()
+        },
+    ];
+    let propagator = Propagator::new(
+        &downstreams,
+        Some(Arc::new(token_endpoint)),
+        Arc::new(clock.clone()),
+        100,
+    )
+    .unwrap();
+    Fixture {
+        endpoint,
+        propagator,
+        clock,
+    }
+}
+
+fn principal(token: &str) -> Principal {
+    Principal::from_validated_claims(
+        BearerToken::new(token),
+        json!({"sub": "alice"}).as_object().unwrap().clone(),
+    )
+}
+
+#[tokio::test]
+async fn relay_sends_the_callers_token_and_needs_a_caller() {
+    let f = fixture().await;
+    let caller = principal("caller-token");
+    let token = f
+        .propagator
+        .bearer_for(Some(&caller), "http://relay.test/api/orders/1")
+        .await
+        .unwrap();
+    assert_eq!(token.expose(), "caller-token");
+    let error = f
+        .propagator
+        .bearer_for(None, "http://relay.test/api/x")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, PropagationError::NoPrincipal { .. }),
+        "{error}"
+    );
+    assert_eq!(f.endpoint.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn an_unconfigured_url_gets_no_token() {
+    let f = fixture().await;
+    let caller = principal("caller-token");
+    for url in [
+        "http://evil.test/api",
+        "http://relay.test/apix",
+        "https://relay.test/api/x",
+        "not a url",
+    ] {
+        let error = f
+            .propagator
+            .bearer_for(Some(&caller), url)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, PropagationError::UnknownDownstream { .. }),
+            "{url}: {error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn exchange_follows_rfc8693_and_is_cached_per_token_and_audience() {
+    let f = fixture().await;
+    let alice = principal("alice-token");
+    let first = f
+        .propagator
+        .bearer_for(Some(&alice), "http://inventory.test/items/1")
+        .await
+        .unwrap();
+    let again = f
+        .propagator
+        .bearer_for(Some(&alice), "http://inventory.test/items/2")
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    assert_eq!(f.endpoint.calls.load(Ordering::SeqCst), 1);
+    let form = f.endpoint.forms.lock().unwrap()[0].clone();
+    assert_eq!(
+        form["grant_type"],
+        "urn:ietf:params:oauth:grant-type:token-exchange"
+    );
+    assert_eq!(form["subject_token"], "alice-token");
+    assert_eq!(
+        form["subject_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    assert_eq!(
+        form["requested_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    assert_eq!(form["audience"], "urn:inventory");
+    assert_eq!(form["scope"], "inventory:read");
+    // Another caller: another exchange.
+    let bob = f
+        .propagator
+        .bearer_for(
+            Some(&principal("bob-token")),
+            "http://inventory.test/items/1",
+        )
+        .await
+        .unwrap();
+    assert_ne!(bob, first);
+    // Refused by the IdP: the error says so and is not cached.
+    let error = f
+        .propagator
+        .bearer_for(Some(&principal("revoked")), "http://inventory.test/items/1")
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("invalid_grant"), "{error}");
+}
+
+#[tokio::test]
+async fn client_credentials_are_cached_until_shortly_before_expiry_and_fetched_once_under_concurrency()
+ {
+    let f = Arc::new(fixture().await);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let f = f.clone();
+            tokio::spawn(async move {
+                f.propagator
+                    .bearer_for(None, "http://inventory.test/stock")
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for task in tasks {
+        tokens.push(task.await.unwrap());
+    }
+    assert!(tokens.iter().all(|t| *t == tokens[0]));
+    assert_eq!(f.endpoint.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        f.endpoint.forms.lock().unwrap()[0]["grant_type"],
+        "client_credentials"
+    );
+    f.clock.advance(Duration::from_secs(260));
+    f.propagator
+        .bearer_for(None, "http://inventory.test/stock")
+        .await
+        .unwrap();
+    assert_eq!(
+        f.endpoint.calls.load(Ordering::SeqCst),
+        1,
+        "still fresh at 260 s of 300"
+    );
+    f.clock.advance(Duration::from_secs(15));
+    let renewed = f
+        .propagator
+        .bearer_for(None, "http://inventory.test/stock")
+        .await
+        .unwrap();
+    assert_ne!(renewed, tokens[0], "renewed 30 s before expiry");
+    assert_eq!(f.endpoint.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_with_backoff() {
+    let f = fixture().await;
+    f.endpoint.fail_next.store(2, Ordering::SeqCst);
+    let token = f
+        .propagator
+        .bearer_for(None, "http://inventory.test/stock")
+        .await
+        .unwrap();
+    assert_eq!(token.expose(), "issued-2");
+    assert_eq!(f.endpoint.calls.load(Ordering::SeqCst), 3);
+    f.endpoint.fail_next.store(5, Ordering::SeqCst);
+    f.clock.advance(Duration::from_secs(400));
+    let error = f
+        .propagator
+        .bearer_for(None, "http://inventory.test/stock")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, PropagationError::Unavailable(_)), "{error}");
+}
