@@ -258,17 +258,20 @@ impl Idp {
 
     /// Signs `header.claims` with the IdP's own RSA key (RS256).
     pub fn sign_rs256(&self, header: &Value, claims: &Value) -> String {
+        self.sign_rs256_input(&format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        ))
+    }
+
+    /// Signs a JWS signing input (`b64(header).b64(claims)`) with the IdP's own RSA key.
+    pub fn sign_rs256_input(&self, input: &str) -> String {
         let pem = self.keys()["rsa"]["privatePem"]
             .as_str()
             .expect("privatePem")
             .to_owned();
-        let der = pem_to_der(&pem);
-        let key = RsaKeyPair::from_pkcs8(&der).expect("RSA key");
-        let input = format!(
-            "{}.{}",
-            b64(header.to_string().as_bytes()),
-            b64(claims.to_string().as_bytes())
-        );
+        let key = RsaKeyPair::from_pkcs8(&pem_to_der(&pem)).expect("RSA key");
         let mut signature = vec![0u8; key.public_modulus_len()];
         key.sign(
             &RSA_PKCS1_SHA256,

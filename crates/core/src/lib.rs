@@ -26,6 +26,7 @@ pub mod discovery;
 pub mod enrich;
 pub mod error;
 pub mod http;
+pub mod json;
 pub mod mapping;
 pub mod principal;
 pub mod resolve;

@@ -65,7 +65,7 @@ impl HeaderTokenResolver {
             ));
         }
         let bytes = value.as_bytes();
-        let Some(space) = bytes.iter().position(|&b| b == b' ') else {
+        let Some(separator) = bytes.iter().position(|&b| b == b' ' || b == b'\t') else {
             if bytes.eq_ignore_ascii_case(b"bearer") {
                 return Err(AuthError::invalid_request(
                     "the Bearer credentials are empty",
@@ -73,10 +73,15 @@ impl HeaderTokenResolver {
             }
             return Ok(None);
         };
-        let (scheme, rest) = bytes.split_at(space);
+        let (scheme, rest) = bytes.split_at(separator);
         if !scheme.eq_ignore_ascii_case(b"bearer") {
             // Another scheme (Basic, DPoP, ...): not ours to judge.
             return Ok(None);
+        }
+        if rest.first() == Some(&b'\t') {
+            return Err(AuthError::invalid_request(
+                "the Bearer credentials are malformed: a space separates the scheme and the token",
+            ));
         }
         let token = trim_spaces(rest);
         self.check(token).map(Some)
@@ -218,6 +223,7 @@ mod tests {
     #[test]
     fn resolve_when_malformed_then_invalid_request() {
         for value in [
+            &b"Bearer\tabc"[..],
             &b"Bearer"[..],
             b"Bearer ",
             b"Bearer a b",

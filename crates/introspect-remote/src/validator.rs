@@ -229,7 +229,7 @@ impl IntrospectionValidator {
             .read_body(&url, response)
             .await
             .map_err(|e| CallError::Unavailable(e.to_string()))?;
-        let json = || serde_json::from_slice::<Value>(&body).ok();
+        let json = || portcullis_core::json::from_slice(&body).ok();
         match status {
             200 => {
                 let Some(Value::Object(answer)) = json() else {

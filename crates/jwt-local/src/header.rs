@@ -89,11 +89,7 @@ pub fn decode_json_object(part: &str) -> Result<Map<String, Value>, String> {
     let bytes = URL_SAFE_NO_PAD
         .decode(part)
         .map_err(|_| "not base64url".to_string())?;
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err("not a JSON object".into()),
-        Err(e) => Err(format!("not JSON ({e})")),
-    }
+    portcullis_core::json::object_from_slice(&bytes)
 }
 
 /// Header rules, in order: `alg` present, never `none`, in the allow-list; no unknown `crit`;

@@ -152,7 +152,7 @@ impl UserinfoClient {
                 "the userinfo endpoint {url} answered a signed JWT; only JSON userinfo is supported"
             )));
         }
-        let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&body) else {
+        let Ok(claims) = portcullis_core::json::object_from_slice(&body) else {
             return Err(AuthError::unavailable(format!(
                 "the userinfo endpoint {url} answered a body that is not a JSON object"
             )));

@@ -27,6 +27,7 @@ macro_rules! in_both_modes {
 }
 
 mod both_modes;
+mod hostile;
 mod introspection;
 mod jwt;
 mod microservices;

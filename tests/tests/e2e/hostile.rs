@@ -1,0 +1,597 @@
+//! The hostile-token suite: every case against the full stack, in `jwt` and `introspect` mode,
+//! asserting the exact status and `WWW-Authenticate` (or, where a number in the description
+//! depends on the clock, its fixed start). An attacker's server on loopback counts every
+//! request: `jku`, `x5u`, `jwk` and `x5c` are never fetched nor trusted.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use portcullis::core::config::Mode;
+use portcullis_e2e::{Idp, Kit, Service, b64, decode_part};
+use serde_json::{Value, json};
+
+/// What a case expects.
+#[derive(Debug, Clone)]
+enum Expect {
+    /// Status and the exact challenge (`None`: no `WWW-Authenticate`).
+    Exact(u16, Option<String>),
+    /// 401 `invalid_token` whose description starts with this.
+    InvalidTokenStarting(String),
+}
+
+fn invalid(description: &str) -> Expect {
+    Expect::Exact(
+        401,
+        Some(format!(
+            "Bearer error=\"invalid_token\", error_description=\"{description}\""
+        )),
+    )
+}
+
+fn invalid_request(description: &str) -> Expect {
+    Expect::Exact(
+        400,
+        Some(format!(
+            "Bearer error=\"invalid_request\", error_description=\"{description}\""
+        )),
+    )
+}
+
+/// Introspection answers for JWT-shaped strings the IdP refuses to introspect.
+fn idp_refuses() -> Expect {
+    invalid("the authorization server does not accept this token for introspection")
+}
+
+struct Case {
+    name: &'static str,
+    /// Raw `Authorization` values (several = several headers); empty = none.
+    headers: Vec<Vec<u8>>,
+    /// Path and query.
+    path: String,
+    jwt: Expect,
+    introspect: Expect,
+}
+
+fn bearer(token: &str) -> Vec<Vec<u8>> {
+    vec![format!("Bearer {token}").into_bytes()]
+}
+
+fn token_case(name: &'static str, token: String, jwt: Expect, introspect: Expect) -> Case {
+    Case {
+        name,
+        headers: bearer(&token),
+        path: "/hello".into(),
+        jwt,
+        introspect,
+    }
+}
+
+struct Attacker {
+    url: String,
+    hits: Arc<AtomicUsize>,
+}
+
+async fn attacker() -> Attacker {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    Attacker { url, hits }
+}
+
+fn with_header(header: &Value, changes: Value) -> Value {
+    let mut header = header.clone();
+    for (k, v) in changes.as_object().unwrap() {
+        header[k] = v.clone();
+    }
+    header
+}
+
+fn with_claims(claims: &Value, changes: Value, remove: &[&str]) -> Value {
+    let mut claims = claims.clone();
+    for (k, v) in changes.as_object().unwrap() {
+        claims[k] = v.clone();
+    }
+    for k in remove {
+        claims.as_object_mut().unwrap().remove(*k);
+    }
+    claims
+}
+
+/// `valid` is a token the mode under test accepts (a JWT for jwt, an opaque one for introspect).
+async fn cases(idp: &Idp, attacker: &Attacker, valid: &str) -> Vec<Case> {
+    let real = idp
+        .user_token("alice", "openid hello:read", Some("urn:portcullis:hello"))
+        .await;
+    let token = real.access_token.clone();
+    let parts: Vec<&str> = token.split('.').collect();
+    let header = decode_part(parts[0]);
+    let claims = decode_part(parts[1]);
+    let keys = idp.keys();
+    let rsa_kid = keys["rsa"]["jwk"]["kid"].as_str().unwrap().to_owned();
+    let ec_kid = keys["ec"]["jwk"]["kid"].as_str().unwrap().to_owned();
+    let now = claims["iat"].as_i64().unwrap();
+    let forged = |h: Value, c: Value| idp.sign_rs256(&h, &c);
+    let unsigned =
+        |h: Value, rest: &str| format!("{}.{}{rest}", b64(h.to_string().as_bytes()), parts[1]);
+    // Claims given as raw text (duplicate members cannot be built as a Value), signed for real.
+    let raw_claims = |text: &str| {
+        idp.sign_rs256_input(&format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(text.as_bytes())
+        ))
+    };
+    let hmac = |secret: &[u8]| {
+        let h = b64(json!({"alg": "HS256", "typ": "at+jwt", "kid": rsa_kid})
+            .to_string()
+            .as_bytes());
+        let input = format!("{h}.{}", parts[1]);
+        let tag = aws_lc_rs::hmac::sign(
+            &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret),
+            input.as_bytes(),
+        );
+        format!("{input}.{}", b64(tag.as_ref()))
+    };
+    let attacker_key = aws_lc_rs::signature::EcdsaKeyPair::generate(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+    )
+    .unwrap();
+    let point = aws_lc_rs::signature::KeyPair::public_key(&attacker_key)
+        .as_ref()
+        .to_vec();
+    let attacker_jwk = json!({"kty": "EC", "crv": "P-256", "kid": "attacker", "x": b64(&point[1..33]), "y": b64(&point[33..65])});
+    let attacker_signed = |h: Value| {
+        let input = format!("{}.{}", b64(h.to_string().as_bytes()), parts[1]);
+        let sig = attacker_key
+            .sign(&aws_lc_rs::rand::SystemRandom::new(), input.as_bytes())
+            .unwrap();
+        format!("{input}.{}", b64(sig.as_ref()))
+    };
+    let jwk_public =
+        json!({"kty": "RSA", "n": keys["rsa"]["jwk"]["n"], "e": keys["rsa"]["jwk"]["e"]})
+            .to_string();
+    let long_kid = "k".repeat(10_000);
+    let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+
+    let mut cases = vec![token_case(
+        "valid control",
+        valid.to_owned(),
+        Expect::Exact(200, None),
+        Expect::Exact(200, None),
+    )];
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        let h = json!({"alg": alg, "typ": "at+jwt"});
+        cases.push(token_case(
+            "alg none, no signature",
+            unsigned(h.clone(), "."),
+            invalid("unsigned tokens (alg none) are never accepted"),
+            idp_refuses(),
+        ));
+        cases.push(token_case(
+            "alg none, with signature",
+            unsigned(h, &format!(".{}", parts[2])),
+            invalid("unsigned tokens (alg none) are never accepted"),
+            idp_refuses(),
+        ));
+    }
+    let hs = "HMAC-signed tokens (HS256) are not accepted; this API verifies signatures with the issuer's public keys";
+    cases.push(token_case(
+        "HS256 with the RSA public key (PEM)",
+        hmac(keys["rsa"]["publicPem"].as_str().unwrap().as_bytes()),
+        invalid(hs),
+        idp_refuses(),
+    ));
+    cases.push(token_case(
+        "HS256 with the RSA public key (JWK)",
+        hmac(jwk_public.as_bytes()),
+        invalid(hs),
+        idp_refuses(),
+    ));
+    let not_published = |kid: &str| {
+        invalid(&format!(
+            "the token was signed with a key (kid {kid}) that the issuer does not publish"
+        ))
+    };
+    cases.push(token_case(
+        "embedded jwk",
+        attacker_signed(
+            json!({"alg": "ES256", "typ": "at+jwt", "kid": "attacker", "jwk": attacker_jwk}),
+        ),
+        not_published("attacker"),
+        idp_refuses(),
+    ));
+    cases.push(token_case(
+        "embedded jwk under the real kid",
+        attacker_signed(
+            json!({"alg": "ES256", "typ": "at+jwt", "kid": ec_kid, "jwk": attacker_jwk}),
+        ),
+        invalid("the token's signature is invalid"),
+        idp_refuses(),
+    ));
+    for (name, param) in [("jku", "jku"), ("x5u", "x5u")] {
+        let h = json!({"alg": "ES256", "typ": "at+jwt", "kid": "attacker", param: format!("{}/keys", attacker.url)});
+        cases.push(token_case(
+            name,
+            attacker_signed(h),
+            not_published("attacker"),
+            idp_refuses(),
+        ));
+    }
+    cases.push(token_case(
+        "x5c",
+        attacker_signed(json!({"alg": "ES256", "typ": "at+jwt", "kid": "attacker", "x5c": ["MIIBszCCAVmgAwIBAgIUfake"]})),
+        not_published("attacker"),
+        idp_refuses(),
+    ));
+    for kid in [
+        "../../../../etc/passwd",
+        "' OR '1'='1",
+        "<script>alert(1)</script>",
+        "kid\u{0}null",
+    ] {
+        let shown: String = kid
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+        cases.push(token_case(
+            "hostile kid",
+            forged(with_header(&header, json!({"kid": kid})), claims.clone()),
+            not_published(&shown),
+            idp_refuses(),
+        ));
+    }
+    cases.push(token_case(
+        "very long kid",
+        forged(
+            with_header(&header, json!({"kid": long_kid})),
+            claims.clone(),
+        ),
+        not_published(&format!("{}...", "k".repeat(64))),
+        idp_refuses(),
+    ));
+    let issuer = &idp.issuer;
+    let claim_cases: Vec<(&'static str, Value, &[&str], Expect)> = vec![
+        (
+            "expired",
+            json!({"exp": now - 3600}),
+            &[],
+            Expect::InvalidTokenStarting("the token expired ".into()),
+        ),
+        (
+            "nbf in the future",
+            json!({"nbf": now + 3600}),
+            &[],
+            Expect::InvalidTokenStarting("the token is not valid for another ".into()),
+        ),
+        (
+            "iat far in the future",
+            json!({"iat": now + 86_400}),
+            &[],
+            Expect::InvalidTokenStarting("the token claims to be issued ".into()),
+        ),
+        (
+            "wrong iss",
+            json!({"iss": "https://evil.example"}),
+            &[],
+            invalid(&format!(
+                "the token was issued by https://evil.example, not by the issuer this API trusts ({issuer})"
+            )),
+        ),
+        (
+            "missing iss",
+            json!({}),
+            &["iss"],
+            invalid("the token has no issuer (iss)"),
+        ),
+        (
+            "iss of the wrong type",
+            json!({"iss": 42}),
+            &[],
+            invalid("the token's issuer (iss) is not a string"),
+        ),
+        (
+            "wrong aud",
+            json!({"aud": "urn:portcullis:other"}),
+            &[],
+            invalid(
+                "the token is for another audience (aud urn:portcullis:other); this API accepts urn:portcullis:hello",
+            ),
+        ),
+        (
+            "missing aud",
+            json!({}),
+            &["aud"],
+            invalid("the token has no audience (aud); this API accepts only tokens issued for it"),
+        ),
+        (
+            "missing exp",
+            json!({}),
+            &["exp"],
+            invalid("the token has no expiry (exp)"),
+        ),
+        (
+            "exp of the wrong type",
+            json!({"exp": "tomorrow"}),
+            &[],
+            invalid("the token's exp is not a NumericDate (seconds since 1970)"),
+        ),
+    ];
+    for (name, changes, remove, expect) in claim_cases {
+        cases.push(token_case(
+            name,
+            forged(header.clone(), with_claims(&claims, changes, remove)),
+            expect,
+            idp_refuses(),
+        ));
+    }
+    cases.push(token_case(
+        "ID token as access token",
+        real.id_token.clone().unwrap(),
+        invalid("the audience is not this API (aud portcullis-test; this API accepts urn:portcullis:hello); an ID token's audience is the client, so this is probably an ID token: call APIs with an access token issued for this API"),
+        idp_refuses(),
+    ));
+    cases.push(token_case(
+        "typ of another JWT kind",
+        forged(
+            with_header(&header, json!({"typ": "logout+jwt"})),
+            claims.clone(),
+        ),
+        invalid("the token type (typ) is logout+jwt, not an access token (at+jwt)"),
+        idp_refuses(),
+    ));
+    cases.push(token_case(
+        "unknown crit",
+        forged(with_header(&header, json!({"crit": ["x-portcullis-test"], "x-portcullis-test": 1})), claims.clone()),
+        invalid("the token header marks parameters as critical (crit: x-portcullis-test) that this API does not understand"),
+        idp_refuses(),
+    ));
+    cases.push(token_case(
+        "signature stripped",
+        format!("{}.{}.", parts[0], parts[1]),
+        invalid("the token has no signature"),
+        idp_refuses(),
+    ));
+    cases.push(token_case(
+        "signature truncated",
+        format!("{}.{}.{}", parts[0], parts[1], &parts[2][..40]),
+        invalid("the token's signature is invalid"),
+        idp_refuses(),
+    ));
+    let mut flipped = parts[2].as_bytes().to_vec();
+    flipped[20] = if flipped[20] == b'A' { b'B' } else { b'A' };
+    cases.push(token_case(
+        "signature bit-flipped",
+        format!(
+            "{}.{}.{}",
+            parts[0],
+            parts[1],
+            String::from_utf8(flipped).unwrap()
+        ),
+        invalid("the token's signature is invalid"),
+        idp_refuses(),
+    ));
+    let es256 = json!({"alg": "ES256", "typ": "at+jwt", "kid": ec_kid});
+    cases.push(token_case(
+        "ECDSA r = s = 0 (CVE-2022-21449)",
+        format!(
+            "{}.{}.{}",
+            b64(es256.to_string().as_bytes()),
+            parts[1],
+            b64(&[0u8; 64])
+        ),
+        invalid("the token's signature is invalid"),
+        idp_refuses(),
+    ));
+    cases.push(token_case(
+        "token alg differs from the key's alg",
+        forged(
+            json!({"alg": "RS256", "typ": "at+jwt", "kid": ec_kid}),
+            claims.clone(),
+        ),
+        invalid(&format!(
+            "the token's algorithm RS256 does not match its key (kid {ec_kid} is for [ES256])"
+        )),
+        idp_refuses(),
+    ));
+    cases.push(token_case(
+        "JWE (five parts)",
+        format!("{}.{}.{}.{}.{}", b64(br#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#), "a", "b", "c", "d"),
+        invalid("the token is an encrypted JWT (JWE, five parts); this API accepts signed JWT access tokens only"),
+        idp_refuses(),
+    ));
+    cases.push(token_case(
+        "base64 of a wrong length",
+        "a.b.c".into(),
+        invalid("the token header is malformed: not base64url"),
+        invalid("the token is not active: the authorization server reports it expired, revoked or unknown"),
+    ));
+    cases.push(token_case(
+        "duplicate JSON members",
+        raw_claims(&format!(r#"{{"iss":"{issuer}","aud":"urn:portcullis:hello","exp":{},"sub":"mallory","sub":"alice","scope":"hello:read"}}"#, now + 300)),
+        Expect::InvalidTokenStarting("the token claims are malformed: duplicate member 'sub'".into()),
+        idp_refuses(),
+    ));
+    cases.push(token_case(
+        "deeply nested JSON",
+        raw_claims(&deep),
+        Expect::InvalidTokenStarting("the token claims are malformed: ".into()),
+        idp_refuses(),
+    ));
+    let same = |name: &'static str, headers: Vec<Vec<u8>>, path: &str, expect: Expect| Case {
+        name,
+        headers,
+        path: path.into(),
+        jwt: expect.clone(),
+        introspect: expect,
+    };
+    cases.push(same("non-base64url bytes", bearer(&format!("{}.{}!.{}", parts[0], parts[1], parts[2])), "/hello",
+        invalid_request("the Bearer credentials are malformed: a token is one word of the characters A-Z a-z 0-9 - . _ ~ + / and trailing =")));
+    cases.push(same(
+        "two Authorization headers",
+        [bearer(&token), bearer(&token)].concat(),
+        "/hello",
+        invalid_request("the request has more than one Authorization header"),
+    ));
+    cases.push(same(
+        "token in the query string",
+        vec![],
+        &format!("/hello?access_token={token}"),
+        Expect::Exact(401, Some("Bearer".into())),
+    ));
+    cases.push(same(
+        "empty bearer",
+        vec![b"Bearer ".to_vec()],
+        "/hello",
+        invalid_request("the Bearer credentials are empty"),
+    ));
+    cases.push(same(
+        "tab after the scheme",
+        vec![format!("Bearer\t{token}").into_bytes()],
+        "/hello",
+        invalid_request(
+            "the Bearer credentials are malformed: a space separates the scheme and the token",
+        ),
+    ));
+    cases.push(same(
+        "two spaces after the scheme",
+        vec![format!("bEaReR  {valid}").into_bytes()],
+        "/hello",
+        Expect::Exact(200, None),
+    ));
+    let big = format!("{}.{}.{}", parts[0], "A".repeat(20_000), parts[2]);
+    let too_big = invalid(&format!(
+        "the token is {} bytes long; this resource accepts at most 16384",
+        big.len()
+    ));
+    cases.push(same("a 20 KB token", bearer(&big), "/hello", too_big));
+    cases.push(same(
+        "a 1 MB header",
+        bearer(&"A".repeat(1024 * 1024)),
+        "/hello",
+        Expect::Exact(431, None),
+    ));
+    cases
+}
+
+async fn run(kit: Kit) {
+    let idp = Idp::start().await;
+    let attacker = attacker().await;
+    let service = Service::start(kit.config(&idp)).await;
+    let valid = idp
+        .user_token("alice", "hello:read", Some(kit.hello))
+        .await
+        .access_token;
+    let cases = cases(&idp, &attacker, &valid).await;
+    let mut failures = Vec::new();
+    for case in &cases {
+        let expect = if kit.mode == Mode::Jwt {
+            &case.jwt
+        } else {
+            &case.introspect
+        };
+        let refs: Vec<&[u8]> = case.headers.iter().map(Vec::as_slice).collect();
+        let reply = service.get_with_authorization(&case.path, &refs).await;
+        let ok = match expect {
+            Expect::Exact(status, challenge) => {
+                reply.status == *status && reply.challenge == *challenge
+            }
+            Expect::InvalidTokenStarting(start) => {
+                let prefix = format!("Bearer error=\"invalid_token\", error_description=\"{start}");
+                reply.status == 401
+                    && reply
+                        .challenge
+                        .as_deref()
+                        .is_some_and(|c| c.starts_with(&prefix))
+            }
+        };
+        if !ok {
+            failures.push(format!(
+                "{}: expected {expect:?}, got {} {:?}",
+                case.name, reply.status, reply.challenge
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    assert_eq!(
+        attacker.hits.load(Ordering::SeqCst),
+        0,
+        "no request ever reached the attacker's server"
+    );
+    assert_eq!(
+        service
+            .hello(
+                &idp.user_token("bob", "hello:read", Some(kit.hello))
+                    .await
+                    .access_token
+            )
+            .await
+            .status,
+        200,
+        "still up"
+    );
+}
+
+#[tokio::test]
+async fn hostile_tokens_in_jwt_mode() {
+    run(Kit::JWT).await;
+}
+
+#[tokio::test]
+async fn hostile_tokens_in_introspect_mode() {
+    run(Kit::INTROSPECT).await;
+}
+
+#[tokio::test]
+async fn a_flood_of_unknown_kids_costs_at_most_one_jwks_fetch_per_cooldown() {
+    let idp = Idp::start().await;
+    let service = Arc::new(Service::start(Kit::JWT.config(&idp)).await);
+    let token = idp
+        .user_token("alice", "hello:read", Some("urn:portcullis:hello"))
+        .await
+        .access_token;
+    assert_eq!(service.hello(&token).await.status, 200);
+    let header = decode_part(token.split('.').next().unwrap());
+    let claims = decode_part(token.split('.').nth(1).unwrap());
+    let forged: Vec<String> = (0..200)
+        .map(|i| {
+            idp.sign_rs256(
+                &with_header(&header, json!({"kid": format!("flood-{i}")})),
+                &claims,
+            )
+        })
+        .collect();
+    let tasks: Vec<_> = forged
+        .into_iter()
+        .map(|t| {
+            let service = service.clone();
+            tokio::spawn(async move { service.hello(&t).await.status })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 401);
+    }
+    let fetches = idp.stats().await.get("/jwks").copied().unwrap_or(0);
+    assert!(
+        fetches <= 2,
+        "{fetches} JWKS fetches: the first, and at most one refetch for the flood"
+    );
+}
