@@ -10,6 +10,8 @@
 //! cannot start (no Node.js, `npm ci` not run), the fixture panics with what to do: tests never
 //! skip silently.
 
+pub mod fake_idp;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
