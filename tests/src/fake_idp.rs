@@ -71,14 +71,23 @@ impl FakeIdp {
         let point = key.public_key().as_ref().to_vec();
         let jwks = json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "fake", "alg": "ES256", "use": "sig",
             "x": b64(&point[1..33]), "y": b64(&point[33..65])}]});
-        let state = Arc::new(State { issuer: issuer.clone(), jwks, faults: faults.clone() });
+        let state = Arc::new(State {
+            issuer: issuer.clone(),
+            jwks,
+            faults: faults.clone(),
+        });
         let server = tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 let state = state.clone();
                 tokio::spawn(async move { state.serve(socket).await });
             }
         });
-        Self { issuer, faults, key, server }
+        Self {
+            issuer,
+            faults,
+            key,
+            server,
+        }
     }
 
     /// Sets how an endpoint answers from now on.
@@ -88,12 +97,21 @@ impl FakeIdp {
 
     /// A valid ES256 access token for `audience` with scope `hello:read`, subject `alice`.
     pub fn token(&self, audience: &str) -> String {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let header = json!({"alg": "ES256", "typ": "at+jwt", "kid": "fake"});
         let claims = json!({"iss": self.issuer, "aud": audience, "sub": "alice", "scope": "hello:read openid",
             "iat": now, "exp": now + 300, "client_id": "fake-client"});
-        let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
-        let signature = self.key.sign(&SystemRandom::new(), input.as_bytes()).expect("sign");
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let signature = self
+            .key
+            .sign(&SystemRandom::new(), input.as_bytes())
+            .expect("sign");
         format!("{input}.{}", b64(signature.as_ref()))
     }
 }
@@ -106,7 +124,9 @@ struct State {
 
 impl State {
     async fn serve(&self, mut socket: TcpStream) {
-        let Some(path) = read_request(&mut socket).await else { return };
+        let Some(path) = read_request(&mut socket).await else {
+            return;
+        };
         let endpoint = match path.as_str() {
             "/.well-known/openid-configuration" => Endpoint::Discovery,
             "/jwks" => Endpoint::Jwks,
@@ -117,7 +137,11 @@ impl State {
                 return;
             }
         };
-        let fault = self.faults.lock().map(|f| f.get(&endpoint).copied().unwrap_or(Fault::None)).unwrap_or(Fault::None);
+        let fault = self
+            .faults
+            .lock()
+            .map(|f| f.get(&endpoint).copied().unwrap_or(Fault::None))
+            .unwrap_or(Fault::None);
         match fault {
             Fault::None => {
                 let body = self.body(endpoint).to_string();
@@ -143,7 +167,10 @@ impl State {
             Fault::Slow => tokio::time::sleep(Duration::from_secs(30)).await,
             Fault::Reset => {
                 // A zero linger makes the close a reset (RST); with zero it does not block.
-                #[allow(deprecated, reason = "SO_LINGER 0 is exactly the reset this fault needs")]
+                #[allow(
+                    deprecated,
+                    reason = "SO_LINGER 0 is exactly the reset this fault needs"
+                )]
                 let _ = socket.set_linger(Some(Duration::ZERO));
                 drop(socket);
             }
@@ -159,8 +186,10 @@ impl State {
                 "userinfo_endpoint": format!("{issuer}/userinfo"),
             }),
             Endpoint::Jwks => self.jwks.clone(),
-            Endpoint::Introspection => json!({"active": true, "sub": "alice", "aud": crate::AUDIENCE,
-                "scope": "hello:read openid", "client_id": "fake-client", "iss": issuer}),
+            Endpoint::Introspection => {
+                json!({"active": true, "sub": "alice", "aud": crate::AUDIENCE,
+                "scope": "hello:read openid", "client_id": "fake-client", "iss": issuer})
+            }
             Endpoint::Userinfo => json!({"sub": "alice", "name": "Alice"}),
         }
     }
@@ -181,7 +210,11 @@ async fn read_request(socket: &mut TcpStream) -> Option<String> {
     let head_end = text.find("\r\n\r\n")? + 4;
     let length: usize = text
         .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
         .unwrap_or(0);
     let mut have = buf.len() - head_end;
     while have < length {
@@ -191,7 +224,12 @@ async fn read_request(socket: &mut TcpStream) -> Option<String> {
         }
         have += n;
     }
-    let path = text.split_whitespace().nth(1)?.split('?').next()?.to_owned();
+    let path = text
+        .split_whitespace()
+        .nth(1)?
+        .split('?')
+        .next()?
+        .to_owned();
     Some(path)
 }
 

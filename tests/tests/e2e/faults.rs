@@ -8,13 +8,24 @@ use std::time::{Duration, Instant};
 use portcullis::PortcullisConfig;
 use portcullis::core::Secret;
 use portcullis::core::config::{Mode, UserinfoFailure};
-use portcullis_e2e::fake_idp::{Endpoint, Fault, FakeIdp};
+use portcullis_e2e::fake_idp::{Endpoint, FakeIdp, Fault};
 use portcullis_e2e::{AUDIENCE, Service};
 
-const FAULTS: [Fault; 5] = [Fault::ServerError, Fault::Garbage, Fault::Oversized, Fault::Slow, Fault::Reset];
+const FAULTS: [Fault; 5] = [
+    Fault::ServerError,
+    Fault::Garbage,
+    Fault::Oversized,
+    Fault::Slow,
+    Fault::Reset,
+];
 
 fn config(idp: &FakeIdp, mode: Mode) -> PortcullisConfig {
-    let mut config = PortcullisConfig { issuer: Some(idp.issuer.clone()), audience: vec![AUDIENCE.into()], mode, ..Default::default() };
+    let mut config = PortcullisConfig {
+        issuer: Some(idp.issuer.clone()),
+        audience: vec![AUDIENCE.into()],
+        mode,
+        ..Default::default()
+    };
     config.http.connect_timeout = Duration::from_millis(500);
     config.http.timeout = Duration::from_millis(800);
     config.discovery.retry_backoff = Duration::from_millis(100);
@@ -25,19 +36,39 @@ fn config(idp: &FakeIdp, mode: Mode) -> PortcullisConfig {
 }
 
 /// Sends the request while `endpoint` has `fault`: 503 within the bound; then heals it: 200.
-async fn fails_closed_then_recovers(idp: &FakeIdp, service: &Service, token: &str, path: &str, endpoint: Endpoint, fault: Fault) {
+async fn fails_closed_then_recovers(
+    idp: &FakeIdp,
+    service: &Service,
+    token: &str,
+    path: &str,
+    endpoint: Endpoint,
+    fault: Fault,
+) {
     idp.set(endpoint, fault);
     let started = Instant::now();
     let reply = service.request(reqwest::Method::GET, path, token).await;
     let took = started.elapsed();
     assert_eq!(reply.status, 503, "{endpoint:?} {fault:?}: {reply:?}");
-    assert_eq!(reply.retry_after.as_deref(), Some("5"), "{endpoint:?} {fault:?}");
-    assert!(reply.challenge.is_none(), "{endpoint:?} {fault:?}: not the client's fault");
-    assert!(took < Duration::from_secs(3), "{endpoint:?} {fault:?} took {took:?}");
+    assert_eq!(
+        reply.retry_after.as_deref(),
+        Some("5"),
+        "{endpoint:?} {fault:?}"
+    );
+    assert!(
+        reply.challenge.is_none(),
+        "{endpoint:?} {fault:?}: not the client's fault"
+    );
+    assert!(
+        took < Duration::from_secs(3),
+        "{endpoint:?} {fault:?} took {took:?}"
+    );
     idp.set(endpoint, Fault::None);
     tokio::time::sleep(Duration::from_millis(150)).await;
     let reply = service.request(reqwest::Method::GET, path, token).await;
-    assert_eq!(reply.status, 200, "{endpoint:?} {fault:?}: recovery: {reply:?}");
+    assert_eq!(
+        reply.status, 200,
+        "{endpoint:?} {fault:?}: recovery: {reply:?}"
+    );
 }
 
 #[tokio::test]
@@ -47,7 +78,15 @@ async fn discovery_and_jwks_faults_fail_closed_and_recover() {
             // A fresh service each time: nothing cached can decide.
             let idp = FakeIdp::start().await;
             let service = Service::start(config(&idp, Mode::Jwt)).await;
-            fails_closed_then_recovers(&idp, &service, &idp.token(AUDIENCE), "/hello", endpoint, fault).await;
+            fails_closed_then_recovers(
+                &idp,
+                &service,
+                &idp.token(AUDIENCE),
+                "/hello",
+                endpoint,
+                fault,
+            )
+            .await;
         }
     }
 }
@@ -57,7 +96,15 @@ async fn introspection_faults_fail_closed_and_recover() {
     let idp = FakeIdp::start().await;
     let service = Service::start(config(&idp, Mode::Introspect)).await;
     for fault in FAULTS {
-        fails_closed_then_recovers(&idp, &service, "opaque-token", "/hello", Endpoint::Introspection, fault).await;
+        fails_closed_then_recovers(
+            &idp,
+            &service,
+            "opaque-token",
+            "/hello",
+            Endpoint::Introspection,
+            fault,
+        )
+        .await;
     }
 }
 
@@ -71,7 +118,8 @@ async fn userinfo_faults_fail_closed_when_configured_and_are_skipped_by_default(
     for fault in FAULTS {
         // A new token each round: userinfo answers are cached per token.
         let token = idp.token(AUDIENCE);
-        fails_closed_then_recovers(&idp, &service, &token, "/hello", Endpoint::Userinfo, fault).await;
+        fails_closed_then_recovers(&idp, &service, &token, "/hello", Endpoint::Userinfo, fault)
+            .await;
     }
     // Default policy: the request goes on without userinfo.
     let mut lenient = strict;

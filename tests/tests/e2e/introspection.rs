@@ -6,7 +6,7 @@ use std::time::Duration;
 use portcullis::Portcullis;
 use portcullis::core::Secret;
 use portcullis::core::config::{ClientAuthMethod, Mode};
-use portcullis_e2e::{Idp, Service, capture_logs, introspect_config_for, log_text};
+use portcullis_e2e::{Idp, Service, introspect_config_for};
 
 const OPAQUE: &str = "urn:portcullis:hello:opaque";
 
@@ -60,9 +60,10 @@ async fn a_revoked_token_gets_401_once_its_cache_entry_ends() {
         .assert_invalid_token("not active");
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn a_wrong_client_secret_gets_503_and_a_log_line_that_names_the_setting() {
-    let (_guard, logs) = capture_logs();
+/// The error log line that names the setting is asserted in `tests/log_hygiene.rs` (its own
+/// process, so that capturing the log is reliable).
+#[tokio::test]
+async fn a_wrong_client_secret_gets_503_not_401() {
     let idp = Idp::start().await;
     let mut config = introspect_config_for(&idp);
     config.introspection.client_secret = Some(Secret::new("not-the-secret"));
@@ -77,21 +78,7 @@ async fn a_wrong_client_secret_gets_503_and_a_log_line_that_names_the_setting() 
         "never a 401 that makes the client drop a good token: {reply:?}"
     );
     assert_eq!(reply.retry_after.as_deref(), Some("5"));
-    let log = log_text(&logs);
-    let line = log
-        .lines()
-        .find(|l| l.contains("ERROR") && l.contains("introspection failed"))
-        .unwrap_or_else(|| panic!("{log}"));
-    assert!(
-        line.contains("portcullis.introspection.client-secret"),
-        "{line}"
-    );
-    assert!(line.contains("client-id (= hello-api)"), "{line}");
-    assert!(
-        !log.contains("not-the-secret"),
-        "the secret never reaches the log"
-    );
-    assert!(!log.contains(&token), "the token never reaches the log");
+    assert!(reply.challenge.is_none());
 }
 
 #[tokio::test]
