@@ -52,6 +52,7 @@ pub struct FakeIdp {
     pub issuer: String,
     faults: Arc<Mutex<HashMap<Endpoint, Fault>>>,
     key: Arc<EcdsaKeyPair>,
+    state: Arc<State>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -73,21 +74,17 @@ impl FakeIdp {
             "x": b64(&point[1..33]), "y": b64(&point[33..65])}]});
         let state = Arc::new(State {
             issuer: issuer.clone(),
-            jwks,
+            jwks: Mutex::new(jwks),
             faults: faults.clone(),
         });
+        let shared = state.clone();
         let server = tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 let state = state.clone();
                 tokio::spawn(async move { state.serve(socket).await });
             }
         });
-        Self {
-            issuer,
-            faults,
-            key,
-            server,
-        }
+        Self { issuer, faults, key, server, state: shared }
     }
 
     /// Sets how an endpoint answers from now on.
@@ -95,12 +92,31 @@ impl FakeIdp {
         self.faults.lock().expect("faults").insert(endpoint, fault);
     }
 
+    /// Adds keys to the published JWKS.
+    pub fn publish_extra(&self, keys: Vec<Value>) {
+        let mut jwks = self.state.jwks.lock().expect("jwks");
+        if let Some(list) = jwks["keys"].as_array_mut() {
+            list.extend(keys);
+        }
+    }
+
+    /// This IdP's signing key as a public JWK under another `kid` (to publish it as something else).
+    pub fn public_jwk(&self, kid: &str) -> Value {
+        let point = self.key.public_key().as_ref().to_vec();
+        json!({"kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256", "x": b64(&point[1..33]), "y": b64(&point[33..65])})
+    }
+
     /// A valid ES256 access token for `audience` with scope `hello:read`, subject `alice`.
     pub fn token(&self, audience: &str) -> String {
+        self.token_with_kid(audience, "fake")
+    }
+
+    /// The same, signed by this IdP's key but naming `kid` in the header.
+    pub fn token_with_kid(&self, audience: &str, kid: &str) -> String {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let header = json!({"alg": "ES256", "typ": "at+jwt", "kid": "fake"});
+        let header = json!({"alg": "ES256", "typ": "at+jwt", "kid": kid});
         let claims = json!({"iss": self.issuer, "aud": audience, "sub": "alice", "scope": "hello:read openid",
             "iat": now, "exp": now + 300, "client_id": "fake-client"});
         let input = format!(
@@ -118,7 +134,7 @@ impl FakeIdp {
 
 struct State {
     issuer: String,
-    jwks: Value,
+    jwks: Mutex<Value>,
     faults: Arc<Mutex<HashMap<Endpoint, Fault>>>,
 }
 
@@ -185,7 +201,7 @@ impl State {
                 "introspection_endpoint": format!("{issuer}/introspect"),
                 "userinfo_endpoint": format!("{issuer}/userinfo"),
             }),
-            Endpoint::Jwks => self.jwks.clone(),
+            Endpoint::Jwks => self.jwks.lock().map(|j| j.clone()).unwrap_or_default(),
             Endpoint::Introspection => {
                 json!({"active": true, "sub": "alice", "aud": crate::AUDIENCE,
                 "scope": "hello:read openid", "client_id": "fake-client", "iss": issuer})

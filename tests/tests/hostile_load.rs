@@ -46,7 +46,7 @@ async fn wave(
             let (mut ok, mut refused) = (0, 0);
             for i in 0..chunk {
                 let n = start + worker * chunk + i;
-                if n % 3 == 0 {
+                if n.is_multiple_of(3) {
                     let reply = service.hello(&valid[n % valid.len()]).await;
                     assert_eq!(
                         reply.status, 200,

@@ -595,3 +595,30 @@ async fn a_flood_of_unknown_kids_costs_at_most_one_jwks_fetch_per_cooldown() {
         "{fetches} JWKS fetches: the first, and at most one refetch for the flood"
     );
 }
+
+#[tokio::test]
+async fn keys_that_must_not_verify_are_skipped_at_the_full_stack() {
+    use portcullis_e2e::fake_idp::FakeIdp;
+    let idp = FakeIdp::start().await;
+    // The IdP's real key, also published as an encryption key and next to a 1024-bit RSA key.
+    let mut enc = idp.public_jwk("enc");
+    enc["use"] = json!("enc");
+    let mut small_n = vec![0xffu8; 128];
+    small_n[0] = 0xc1;
+    let small = json!({"kty": "RSA", "kid": "small", "n": b64(&small_n), "e": "AQAB"});
+    idp.publish_extra(vec![enc, small]);
+    let config = portcullis::PortcullisConfig {
+        issuer: Some(idp.issuer.clone()),
+        audience: vec![portcullis_e2e::AUDIENCE.into()],
+        ..Default::default()
+    };
+    let service = Service::start(config).await;
+    assert_eq!(service.hello(&idp.token(portcullis_e2e::AUDIENCE)).await.status, 200, "control: the sig key works");
+    // Correctly signed, but naming the `use: enc` copy of the key: that key is not for signatures.
+    let reply = service.hello(&idp.token_with_kid(portcullis_e2e::AUDIENCE, "enc")).await;
+    assert_eq!(reply.challenge.as_deref(), Some("Bearer error=\"invalid_token\", error_description=\"the token was signed with a key (kid enc) that the issuer does not publish\""));
+    // Naming the 1024-bit key: skipped, so the signature is never even tried.
+    let weak = format!("{}.{}.{}", b64(json!({"alg": "RS256", "kid": "small"}).to_string().as_bytes()), b64(b"{}"), b64(&[1u8; 128]));
+    let reply = service.hello(&weak).await;
+    assert_eq!(reply.challenge.as_deref(), Some("Bearer error=\"invalid_token\", error_description=\"the token was signed with a key (kid small) that the issuer does not publish\""));
+}
