@@ -84,7 +84,13 @@ impl FakeIdp {
                 tokio::spawn(async move { state.serve(socket).await });
             }
         });
-        Self { issuer, faults, key, server, state: shared }
+        Self {
+            issuer,
+            faults,
+            key,
+            server,
+            state: shared,
+        }
     }
 
     /// Sets how an endpoint answers from now on.

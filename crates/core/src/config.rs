@@ -332,6 +332,8 @@ pub struct JwtConfig {
     pub strict_typ: bool,
     /// A shared secret for HMAC-signed tokens, configured on purpose.
     pub hmac_secret: Option<Secret>,
+    /// Most verified tokens kept, so a token seen again skips the signature check; 0 disables.
+    pub cache_capacity: u64,
 }
 
 /// The asymmetric algorithms accepted by default.
@@ -352,6 +354,7 @@ impl Default for JwtConfig {
             leeway: Duration::from_secs(60),
             strict_typ: false,
             hmac_secret: None,
+            cache_capacity: 10_000,
         }
     }
 }

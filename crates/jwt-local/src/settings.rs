@@ -31,6 +31,8 @@ pub struct JwtSettings {
     pub retry_backoff: Duration,
     /// Claims → principal.
     pub mapping: Arc<ClaimMapping>,
+    /// Most verified tokens kept; 0 disables the cache.
+    pub cache_capacity: u64,
 }
 
 impl JwtSettings {
@@ -64,6 +66,7 @@ impl JwtSettings {
             jwks: config.jwks.clone(),
             retry_backoff: config.discovery.retry_backoff,
             mapping: Arc::new(ClaimMapping::from_config(&config.claims)),
+            cache_capacity: config.jwt.cache_capacity,
         })
     }
 }

@@ -47,6 +47,8 @@ pub struct JwksStore {
     last_failure: Mutex<Option<(SystemTime, AuthError)>>,
     flight: SingleFlight<(), Result<Arc<CachedKeys>, AuthError>>,
     fetches: AtomicU64,
+    /// Bumped whenever a new key set replaces the old one.
+    generation: AtomicU64,
 }
 
 impl JwksStore {
@@ -71,12 +73,31 @@ impl JwksStore {
             last_failure: Mutex::new(None),
             flight: SingleFlight::new(),
             fetches: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
         }
     }
 
     /// How many JWKS fetches were started (for tests and metrics).
     pub fn fetch_count(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Which key set is current: changes whenever a fetch replaces it.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Whether a decision made with key set `generation` and key `kid` still stands: the set is
+    /// unchanged, or the key is still in the new one. A key that left the JWKS ends every cached
+    /// decision made with it.
+    pub fn still_publishes(&self, generation: u64, kid: Option<&str>) -> bool {
+        if generation == self.generation() {
+            return true;
+        }
+        match (kid, self.cached()) {
+            (Some(kid), Some(keys)) => keys.set.has_kid(kid),
+            _ => false,
+        }
     }
 
     /// The cached keys without fetching.
@@ -158,6 +179,7 @@ impl JwksStore {
             Ok(keys) => {
                 let keys = Arc::new(keys);
                 *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(keys.clone());
+                self.generation.fetch_add(1, Ordering::AcqRel);
                 Ok(keys)
             }
             Err(error) => {

@@ -27,6 +27,60 @@ pub struct JwtValidator {
     clock: Arc<dyn Clock>,
     hmac_key: Option<DecodingKey>,
     hmac_algorithms: Vec<Algorithm>,
+    verified: Option<VerifiedCache>,
+    signature_checks: std::sync::atomic::AtomicU64,
+}
+
+/// Tokens that passed every check, so a token seen again costs a hash, a lookup and an `Arc`
+/// clone instead of a signature. Keyed by a keyed (per-process random) hash of the token's last
+/// 32 bytes — signature bytes, so effectively random — and confirmed by comparing the whole token,
+/// so a hash collision is only a miss. Each entry ends at the token's `exp` (plus leeway), and
+/// when its signing key leaves the JWKS.
+struct VerifiedCache {
+    entries: moka::sync::Cache<u64, Verified>,
+    hasher: std::hash::RandomState,
+}
+
+#[derive(Clone)]
+struct Verified {
+    principal: Principal,
+    /// Unix seconds after which the token is refused (`exp` + leeway).
+    until: i64,
+    kid: Option<Arc<str>>,
+    generation: u64,
+    ttl: std::time::Duration,
+}
+
+struct VerifiedExpiry;
+
+impl moka::Expiry<u64, Verified> for VerifiedExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &u64,
+        value: &Verified,
+        _created_at: std::time::Instant,
+    ) -> Option<std::time::Duration> {
+        Some(value.ttl)
+    }
+}
+
+impl VerifiedCache {
+    fn new(capacity: u64) -> Self {
+        Self {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .expire_after(VerifiedExpiry)
+                .build(),
+            hasher: std::hash::RandomState::new(),
+        }
+    }
+
+    fn key(&self, token: &str) -> u64 {
+        use std::hash::BuildHasher as _;
+        let bytes = token.as_bytes();
+        self.hasher
+            .hash_one(&bytes[bytes.len().saturating_sub(32)..])
+    }
 }
 
 impl std::fmt::Debug for JwtValidator {
@@ -61,13 +115,23 @@ impl JwtValidator {
             ),
             None => (None, Vec::new()),
         };
+        let verified =
+            (settings.cache_capacity > 0).then(|| VerifiedCache::new(settings.cache_capacity));
         Self {
             settings,
             store,
             clock,
             hmac_key,
             hmac_algorithms,
+            verified,
+            signature_checks: Default::default(),
         }
+    }
+
+    /// How many signatures were verified (cache misses that reached the signature step).
+    pub fn signature_checks(&self) -> u64 {
+        self.signature_checks
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The key store (for health checks and tests).
@@ -80,8 +144,60 @@ impl JwtValidator {
         &self.settings
     }
 
-    /// Validates a token string and returns the principal.
+    /// Validates a token string and returns the principal: from the verified-token cache when
+    /// the same token passed before and its decision still stands, else by every check.
     pub async fn validate_token(&self, token: &BearerToken) -> Result<Principal, AuthError> {
+        let Some(cache) = &self.verified else {
+            return self.validate_uncached(token).await.map(|(p, _, _)| p);
+        };
+        let key = cache.key(token.expose());
+        if let Some(hit) = cache.entries.get(&key) {
+            if hit.principal.token() == token
+                && self.clock.unix_seconds() <= hit.until
+                && self
+                    .store
+                    .still_publishes(hit.generation, hit.kid.as_deref())
+            {
+                return Ok(hit.principal);
+            }
+            cache.entries.invalidate(&key);
+        }
+        let generation = self.store.generation();
+        let (principal, kid, exp) = self.validate_uncached(token).await?;
+        let leeway = i64::try_from(self.settings.leeway.as_secs()).unwrap_or(i64::MAX);
+        let until = exp.saturating_add(leeway);
+        let ttl = std::time::Duration::from_secs(
+            u64::try_from(until - self.clock.unix_seconds()).unwrap_or(0),
+        );
+        if !ttl.is_zero() {
+            let kid = kid.map(Arc::from);
+            cache.entries.insert(
+                key,
+                Verified {
+                    principal: principal.clone(),
+                    until,
+                    kid,
+                    generation,
+                    ttl,
+                },
+            );
+        }
+        Ok(principal)
+    }
+
+    /// How many verified tokens the cache holds (approximate).
+    pub fn cached_tokens(&self) -> u64 {
+        self.verified.as_ref().map_or(0, |c| {
+            c.entries.run_pending_tasks();
+            c.entries.entry_count()
+        })
+    }
+
+    /// Every check, no cache: the principal, the `kid` that verified it, and `exp`.
+    async fn validate_uncached(
+        &self,
+        token: &BearerToken,
+    ) -> Result<(Principal, Option<String>, i64), AuthError> {
         let jws = CompactJws::split(token.expose())?;
         let header = check_header(
             &jws.header,
@@ -101,7 +217,9 @@ impl JwtValidator {
             typed_access_token: header.typed_access_token,
         };
         check_claims(&claims, &rules)?;
-        Ok(self.settings.mapping.principal(token.clone(), claims))
+        let principal = self.settings.mapping.principal(token.clone(), claims);
+        let exp = principal.expires_at_unix().unwrap_or(0);
+        Ok((principal, header.kid, exp))
     }
 
     async fn verify_signature(
@@ -115,7 +233,7 @@ impl JwtValidator {
         if let Some(key) = &self.hmac_key
             && self.hmac_algorithms.contains(&header.alg)
         {
-            return verify(jws, key, header.alg);
+            return self.verify(jws, key, header.alg);
         }
         let mut keys = self.store.keys().await?;
         if let Some(kid) = &header.kid
@@ -159,12 +277,25 @@ impl JwtValidator {
         // With a kid there is normally one key; without one, try each key of the algorithm.
         let mut last = Err(AuthError::invalid_token("the token's signature is invalid"));
         for key in fitting.into_iter().take(8) {
-            last = verify(jws, &key.key, header.alg);
+            last = self.verify(jws, &key.key, header.alg);
             if last.is_ok() {
                 break;
             }
         }
         last
+    }
+}
+
+impl JwtValidator {
+    fn verify(
+        &self,
+        jws: &CompactJws<'_>,
+        key: &DecodingKey,
+        alg: Algorithm,
+    ) -> Result<(), AuthError> {
+        self.signature_checks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        verify(jws, key, alg)
     }
 }
 

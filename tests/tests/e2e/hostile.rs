@@ -613,12 +613,38 @@ async fn keys_that_must_not_verify_are_skipped_at_the_full_stack() {
         ..Default::default()
     };
     let service = Service::start(config).await;
-    assert_eq!(service.hello(&idp.token(portcullis_e2e::AUDIENCE)).await.status, 200, "control: the sig key works");
+    assert_eq!(
+        service
+            .hello(&idp.token(portcullis_e2e::AUDIENCE))
+            .await
+            .status,
+        200,
+        "control: the sig key works"
+    );
     // Correctly signed, but naming the `use: enc` copy of the key: that key is not for signatures.
-    let reply = service.hello(&idp.token_with_kid(portcullis_e2e::AUDIENCE, "enc")).await;
-    assert_eq!(reply.challenge.as_deref(), Some("Bearer error=\"invalid_token\", error_description=\"the token was signed with a key (kid enc) that the issuer does not publish\""));
+    let reply = service
+        .hello(&idp.token_with_kid(portcullis_e2e::AUDIENCE, "enc"))
+        .await;
+    assert_eq!(
+        reply.challenge.as_deref(),
+        Some(
+            "Bearer error=\"invalid_token\", error_description=\"the token was signed with a key (kid enc) that the issuer does not publish\""
+        )
+    );
     // Naming the 1024-bit key: skipped, so the signature is never even tried.
-    let weak = format!("{}.{}.{}", b64(json!({"alg": "RS256", "kid": "small"}).to_string().as_bytes()), b64(b"{}"), b64(&[1u8; 128]));
+    let weak = format!(
+        "{}.{}.{}",
+        b64(json!({"alg": "RS256", "kid": "small"})
+            .to_string()
+            .as_bytes()),
+        b64(b"{}"),
+        b64(&[1u8; 128])
+    );
     let reply = service.hello(&weak).await;
-    assert_eq!(reply.challenge.as_deref(), Some("Bearer error=\"invalid_token\", error_description=\"the token was signed with a key (kid small) that the issuer does not publish\""));
+    assert_eq!(
+        reply.challenge.as_deref(),
+        Some(
+            "Bearer error=\"invalid_token\", error_description=\"the token was signed with a key (kid small) that the issuer does not publish\""
+        )
+    );
 }

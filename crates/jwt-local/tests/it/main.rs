@@ -402,3 +402,63 @@ async fn malformed_tokens_get_a_clear_description() {
         "nothing was fetched for tokens refused on their shape"
     );
 }
+
+#[tokio::test]
+async fn a_token_seen_before_skips_the_signature_until_it_expires() {
+    let key = TestKey::es256("k1");
+    let f = fixture(&[&key], |_| {}).await;
+    let token = key.sign(&claims());
+    for _ in 0..5 {
+        validate(&f, &token).await.unwrap();
+    }
+    assert_eq!(
+        f.validator.signature_checks(),
+        1,
+        "one verification, four cache hits"
+    );
+    // The entry ends at exp + leeway (300 + 60 s).
+    f.clock.advance(Duration::from_secs(359));
+    validate(&f, &token).await.unwrap();
+    f.clock.advance(Duration::from_secs(2));
+    assert_invalid(validate(&f, &token).await, "expired");
+}
+
+#[tokio::test]
+async fn a_cached_decision_ends_when_its_key_leaves_the_jwks() {
+    let (old, new) = (TestKey::es256("old"), TestKey::es256("new"));
+    let f = fixture(&[&old, &new], |_| {}).await;
+    let token = old.sign(&claims());
+    validate(&f, &token).await.unwrap();
+    let other = new.sign(&claims());
+    validate(&f, &other).await.unwrap();
+    f.jwks.publish(&[&new]);
+    f.validator.store().refresh().await.unwrap();
+    assert_invalid(validate(&f, &token).await, "does not publish");
+    validate(&f, &other).await.unwrap();
+    assert_eq!(
+        f.validator.signature_checks(),
+        2,
+        "the token whose key stayed is still a cache hit"
+    );
+}
+
+#[tokio::test]
+async fn the_cache_stays_within_its_capacity_and_can_be_disabled() {
+    let key = TestKey::es256("k1");
+    let f = fixture(&[&key], |c| c.jwt.cache_capacity = 50).await;
+    for i in 0..500 {
+        let mut c = claims();
+        c["jti"] = json!(i);
+        validate(&f, &key.sign(&c)).await.unwrap();
+    }
+    assert!(
+        f.validator.cached_tokens() <= 50,
+        "{} cached",
+        f.validator.cached_tokens()
+    );
+    let off = fixture(&[&key], |c| c.jwt.cache_capacity = 0).await;
+    let token = key.sign(&claims());
+    validate(&off, &token).await.unwrap();
+    validate(&off, &token).await.unwrap();
+    assert_eq!(off.validator.signature_checks(), 2);
+}
