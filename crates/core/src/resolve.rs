@@ -169,12 +169,20 @@ fn trim_spaces(mut bytes: &[u8]) -> &[u8] {
 }
 
 /// RFC 7235 token68: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+/// A table lookup per byte: this runs on every request, over the whole token.
 fn is_token68(bytes: &[u8]) -> bool {
+    const TABLE: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+            b += 1;
+        }
+        table
+    };
     let body_end = bytes.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
-    body_end > 0
-        && bytes[..body_end].iter().all(|&b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+    body_end > 0 && bytes[..body_end].iter().fold(true, |ok, &b| ok & TABLE[usize::from(b)])
 }
 
 #[cfg(test)]
