@@ -5,7 +5,9 @@
 //! - `portcullis_cold`: Portcullis' full validation with the verified-token cache off;
 //! - `portcullis_hot`: the same token again, cache on (what clients do for a token's lifetime);
 //! - `jwt_authorizer`: jwt-authorizer 0.15's `check_auth`;
-//! - `tower_oauth2`: tower-oauth2-resource-server 0.12's layer around an empty service.
+//! - `tower_oauth2`: tower-oauth2-resource-server 0.12's layer around an empty service;
+//! - `introspection/cached_answer`: Portcullis' introspection validator answering from its cache,
+//!   for an opaque token (43 characters, as oidc-provider issues them) and for a JWT-sized one.
 //!
 //! `cargo bench --manifest-path bench/Cargo.toml -p portcullis-bench`
 
@@ -99,7 +101,10 @@ fn bench(c: &mut Criterion) {
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let issuer = format!("http://{}", listener.local_addr().unwrap());
     let discovery = json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")});
+    let answer = json!({"active": true, "sub": "alice", "aud": AUDIENCE, "scope": "hello:read", "client_id": "bench", "iss": issuer,
+        "exp": SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 3600});
     let app = axum::Router::new()
+        .route("/introspect", axum::routing::post(move || std::future::ready(axum::Json(answer.clone()))))
         .route("/jwks", axum::routing::get(move || std::future::ready(axum::Json(jwks.clone()))))
         .route("/.well-known/openid-configuration", axum::routing::get(move || std::future::ready(axum::Json(discovery.clone()))));
     rt.spawn(async move { axum::serve(listener, app).await });
@@ -165,5 +170,33 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+fn introspection(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let answer = json!({"active": true, "sub": "alice", "aud": AUDIENCE, "scope": "hello:read", "client_id": "bench", "iss": issuer,
+        "exp": SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 3600});
+    let app = axum::Router::new().route("/introspect", axum::routing::post(move || std::future::ready(axum::Json(answer.clone()))));
+    rt.spawn(async move { axum::serve(listener, app).await });
+    let config = PortcullisConfig { audience: vec![AUDIENCE.into()], ..Default::default() };
+    let settings = portcullis_introspect_remote::IntrospectionSettings::from_config(&config, IssuerUrl::parse(&issuer, false).unwrap());
+    let auth = portcullis_core::client_auth::ClientAuth::None { client_id: "bench".into() };
+    let validator = portcullis_introspect_remote::IntrospectionValidator::new(
+        settings,
+        EndpointSource::Configured(format!("{issuer}/introspect")),
+        auth,
+        HttpClient::new(HttpSettings::default()).unwrap(),
+        Arc::new(SystemClock),
+    );
+    let mut group = c.benchmark_group("introspection");
+    group.measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    for (name, len) in [("cached_answer_opaque_43", 43), ("cached_answer_800", 800)] {
+        let token = BearerToken::new("t".repeat(len));
+        rt.block_on(validator.introspect(&token)).unwrap();
+        group.bench_function(name, |b| b.to_async(&rt).iter(|| async { validator.introspect(&token).await.unwrap() }));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, introspection);
 criterion_main!(benches);

@@ -41,6 +41,30 @@ impl std::fmt::Debug for TokenKey {
     }
 }
 
+/// The hot-path cache key: a per-process keyed hash (SipHash, random key) of the token's last 32
+/// bytes, which for a signed or random token are signature or random bytes. Cheap enough for
+/// every request; because it is short, a cache using it must confirm a hit by comparing the whole
+/// token (kept in the entry, as the principal holds it anyway), so a collision is only a miss.
+#[derive(Debug, Clone, Default)]
+pub struct LookupKeys {
+    state: std::hash::RandomState,
+}
+
+impl LookupKeys {
+    /// A key space with a fresh random key.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The lookup key of a token.
+    pub fn of(&self, token: &str) -> u64 {
+        use std::hash::BuildHasher as _;
+        let bytes = token.as_bytes();
+        self.state
+            .hash_one(&bytes[bytes.len().saturating_sub(32)..])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -176,13 +176,17 @@ fn is_token68(bytes: &[u8]) -> bool {
         let mut b = 0;
         while b < 256 {
             let c = b as u8;
-            table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+            table[b] =
+                c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
             b += 1;
         }
         table
     };
     let body_end = bytes.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
-    body_end > 0 && bytes[..body_end].iter().fold(true, |ok, &b| ok & TABLE[usize::from(b)])
+    body_end > 0
+        && bytes[..body_end]
+            .iter()
+            .fold(true, |ok, &b| ok & TABLE[usize::from(b)])
 }
 
 #[cfg(test)]

@@ -7,12 +7,13 @@ use std::time::Duration;
 use http::header::{ACCEPT, AUTHORIZATION};
 use http::request::Parts;
 use moka::Expiry;
-use moka::future::Cache;
-use portcullis_core::cache_key::TokenKey;
+use moka::sync::Cache;
+use portcullis_core::cache_key::{LookupKeys, TokenKey};
 use portcullis_core::client_auth::ClientAuth;
 use portcullis_core::config::PortcullisConfig;
 use portcullis_core::http::{HttpClient, body_excerpt};
 use portcullis_core::mapping::ClaimMapping;
+use portcullis_core::single_flight::SingleFlight;
 use portcullis_core::{
     AuthError, BearerToken, BoxFuture, Clock, EndpointSource, IssuerUrl, Principal, TokenValidator,
 };
@@ -63,6 +64,8 @@ impl IntrospectionSettings {
 
 #[derive(Clone)]
 struct Entry {
+    /// The token the answer is for: a hit is confirmed by comparing it whole.
+    token: BearerToken,
     outcome: Result<Principal, AuthError>,
     /// Unix seconds, by the injected clock.
     expires_at: i64,
@@ -71,10 +74,10 @@ struct Entry {
 
 struct EntryExpiry;
 
-impl Expiry<TokenKey, Entry> for EntryExpiry {
+impl Expiry<u64, Entry> for EntryExpiry {
     fn expire_after_create(
         &self,
-        _key: &TokenKey,
+        _key: &u64,
         value: &Entry,
         _created_at: std::time::Instant,
     ) -> Option<Duration> {
@@ -101,7 +104,9 @@ pub struct IntrospectionValidator {
     client_auth: ClientAuth,
     http: HttpClient,
     clock: Arc<dyn Clock>,
-    cache: Cache<TokenKey, Entry>,
+    cache: Cache<u64, Entry>,
+    keys: LookupKeys,
+    flight: SingleFlight<TokenKey, Result<Entry, AuthError>>,
     calls: AtomicU64,
 }
 
@@ -135,6 +140,8 @@ impl IntrospectionValidator {
             http,
             clock,
             cache,
+            keys: LookupKeys::new(),
+            flight: SingleFlight::new(),
             calls: AtomicU64::new(0),
         }
     }
@@ -146,23 +153,30 @@ impl IntrospectionValidator {
 
     /// How many answers the cache holds now (approximate, as moka counts).
     pub fn cached_answers(&self) -> u64 {
+        self.cache.run_pending_tasks();
         self.cache.entry_count()
     }
 
     /// Validates a token: a cached answer if one is fresh, else one call shared by every
     /// concurrent request for the same token.
     pub async fn introspect(&self, token: &BearerToken) -> Result<Principal, AuthError> {
-        let key = TokenKey::of(token);
-        if let Some(entry) = self.cache.get(&key).await {
-            if entry.expires_at > self.clock.unix_seconds() {
+        let key = self.keys.of(token.expose());
+        if let Some(entry) = self.cache.get(&key) {
+            if entry.token == *token && entry.expires_at > self.clock.unix_seconds() {
                 return entry.outcome;
             }
-            self.cache.invalidate(&key).await;
+            if entry.token == *token {
+                self.cache.invalidate(&key);
+            }
         }
-        match self.cache.try_get_with(key, self.fetch_entry(token)).await {
-            Ok(entry) => entry.outcome,
-            Err(error) => Err((*error).clone()),
-        }
+        // Concurrent first requests for one token share one call; the flight is keyed by the
+        // token's HMAC, never by the token.
+        let entry = self
+            .flight
+            .run(TokenKey::of(token), || self.fetch_entry(token))
+            .await?;
+        self.cache.insert(key, entry.clone());
+        entry.outcome
     }
 
     async fn fetch_entry(&self, token: &BearerToken) -> Result<Entry, AuthError> {
@@ -182,6 +196,7 @@ impl IntrospectionValidator {
         };
         let expires_at = now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
         Ok(Entry {
+            token: token.clone(),
             outcome,
             expires_at,
             ttl,

@@ -38,7 +38,7 @@ pub struct JwtValidator {
 /// when its signing key leaves the JWKS.
 struct VerifiedCache {
     entries: moka::sync::Cache<u64, Verified>,
-    hasher: std::hash::RandomState,
+    keys: portcullis_core::cache_key::LookupKeys,
 }
 
 #[derive(Clone)]
@@ -71,15 +71,12 @@ impl VerifiedCache {
                 .max_capacity(capacity)
                 .expire_after(VerifiedExpiry)
                 .build(),
-            hasher: std::hash::RandomState::new(),
+            keys: portcullis_core::cache_key::LookupKeys::new(),
         }
     }
 
     fn key(&self, token: &str) -> u64 {
-        use std::hash::BuildHasher as _;
-        let bytes = token.as_bytes();
-        self.hasher
-            .hash_one(&bytes[bytes.len().saturating_sub(32)..])
+        self.keys.of(token)
     }
 }
 

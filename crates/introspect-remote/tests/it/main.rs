@@ -473,3 +473,20 @@ async fn refresh_tokens_and_missing_aud_are_refused_unless_relaxed() {
         "scp as an array feeds the scopes"
     );
 }
+
+#[tokio::test]
+async fn the_answer_cache_stays_within_its_capacity() {
+    let f = Fixture::start().await;
+    let v = f.validator_with(basic(), |s| s.cache_capacity = 50);
+    for i in 0..400 {
+        let token = format!("token-{i}");
+        f.answer(&token, StatusCode::OK, active(json!({})));
+        check(&v, &token).await.unwrap();
+    }
+    assert!(
+        v.cached_answers() <= 50,
+        "{} answers cached",
+        v.cached_answers()
+    );
+    assert_eq!(f.calls(), 400);
+}
