@@ -13,9 +13,16 @@ fuzz_target!(|data: &[u8]| {
             request = request.header(http::header::AUTHORIZATION, value);
         }
     }
-    let Ok(request) = request.body(()) else { return };
+    let Ok(request) = request.body(()) else {
+        return;
+    };
     let (parts, ()) = request.into_parts();
-    for resolver in [HeaderTokenResolver::new(), HeaderTokenResolver::new().allow_query_parameter(true).max_token_bytes(64)] {
+    for resolver in [
+        HeaderTokenResolver::new(),
+        HeaderTokenResolver::new()
+            .allow_query_parameter(true)
+            .max_token_bytes(64),
+    ] {
         if let Ok(Some(token)) = resolver.resolve(&parts) {
             // Invariant: an accepted token is non-empty token68 text.
             assert!(!token.is_empty());

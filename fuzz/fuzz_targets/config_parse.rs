@@ -7,7 +7,9 @@ use libfuzzer_sys::fuzz_target;
 use portcullis_core::config::PortcullisConfig;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let figment = Figment::from(Toml::string(text));
     if let Ok(config) = figment.extract_inner::<PortcullisConfig>("portcullis") {
         let _ = config.check();

@@ -5,14 +5,26 @@ use libfuzzer_sys::fuzz_target;
 use portcullis_introspect_remote::response::{Answer, AnswerRules, check_answer};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(body) = portcullis_core::json::object_from_slice(data) else { return };
+    let Ok(body) = portcullis_core::json::object_from_slice(data) else {
+        return;
+    };
     let audiences = vec!["api".to_string()];
     for allow_missing_aud in [false, true] {
-        let rules = AnswerRules { issuer: "https://idp", audiences: &audiences, accept_any_audience: false, allow_missing_aud, leeway: 60, now: 1_800_000_000 };
+        let rules = AnswerRules {
+            issuer: "https://idp",
+            audiences: &audiences,
+            accept_any_audience: false,
+            allow_missing_aud,
+            leeway: 60,
+            now: 1_800_000_000,
+        };
         if let Ok(Answer::Active(claims)) = check_answer(body.clone(), &rules) {
             // Invariant: an accepted answer was active, and names this issuer.
             assert_eq!(body.get("active"), Some(&serde_json::Value::Bool(true)));
-            assert_eq!(claims.get("iss").and_then(|v| v.as_str()), Some("https://idp"));
+            assert_eq!(
+                claims.get("iss").and_then(|v| v.as_str()),
+                Some("https://idp")
+            );
         }
     }
 });

@@ -19,28 +19,56 @@ const SECRET: &str = "memory-benchmark-hmac-secret-0123456789abcdef";
 
 fn rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0.0);
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0.0);
     kib / 1024.0
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let issuer = format!("http://{}", listener.local_addr().unwrap());
-    let exp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 3600;
+    let exp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
     let answer = json!({"active": true, "sub": "alice", "aud": "api", "scope": "a", "iss": issuer, "exp": exp});
     let app = axum::Router::new()
-        .route("/jwks", axum::routing::get(|| async { axum::Json(json!({"keys": []})) }))
-        .route("/introspect", axum::routing::post(move || std::future::ready(axum::Json(answer.clone()))));
+        .route(
+            "/jwks",
+            axum::routing::get(|| async { axum::Json(json!({"keys": []})) }),
+        )
+        .route(
+            "/introspect",
+            axum::routing::post(move || std::future::ready(axum::Json(answer.clone()))),
+        );
     rt.spawn(async move { axum::serve(listener, app).await });
 
-    let mut config = PortcullisConfig { audience: vec!["api".into()], ..Default::default() };
+    let mut config = PortcullisConfig {
+        audience: vec!["api".into()],
+        ..Default::default()
+    };
     config.jwt.algorithms = vec!["HS256".into()];
     config.jwt.hmac_secret = Some(Secret::new(SECRET));
     let issuer_url = IssuerUrl::parse(&issuer, false).unwrap();
     let settings = JwtSettings::from_config(&config, issuer_url.clone()).unwrap();
     let http = HttpClient::new(HttpSettings::default()).unwrap();
-    let jwt = JwtValidator::new(settings, EndpointSource::Configured(format!("{issuer}/jwks")), http.clone(), Arc::new(SystemClock));
+    let jwt = JwtValidator::new(
+        settings,
+        EndpointSource::Configured(format!("{issuer}/jwks")),
+        http.clone(),
+        Arc::new(SystemClock),
+    );
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, SECRET.as_bytes());
     let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"at+jwt"}"#);
 
@@ -66,7 +94,9 @@ fn main() {
     let introspection = portcullis_introspect_remote::IntrospectionValidator::new(
         portcullis_introspect_remote::IntrospectionSettings::from_config(&config, issuer_url),
         EndpointSource::Configured(format!("{issuer}/introspect")),
-        portcullis_core::client_auth::ClientAuth::None { client_id: "bench".into() },
+        portcullis_core::client_auth::ClientAuth::None {
+            client_id: "bench".into(),
+        },
         http,
         Arc::new(SystemClock),
     );

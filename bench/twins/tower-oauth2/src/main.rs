@@ -10,11 +10,19 @@ struct Claims {
     scope: Option<String>,
 }
 
-async fn hello(Extension(c): Extension<Claims>) -> Result<Json<serde_json::Value>, axum::http::StatusCode> {
-    if !c.scope.as_deref().is_some_and(|s| s.split(' ').any(|x| x == "hello:read")) {
+async fn hello(
+    Extension(c): Extension<Claims>,
+) -> Result<Json<serde_json::Value>, axum::http::StatusCode> {
+    if !c
+        .scope
+        .as_deref()
+        .is_some_and(|s| s.split(' ').any(|x| x == "hello:read"))
+    {
         return Err(axum::http::StatusCode::FORBIDDEN);
     }
-    Ok(Json(serde_json::json!({"message": format!("Hello, {}!", c.sub)})))
+    Ok(Json(
+        serde_json::json!({"message": format!("Hello, {}!", c.sub)}),
+    ))
 }
 
 #[tokio::main]
@@ -26,8 +34,16 @@ async fn main() {
         .build()
         .await
         .expect("tenant");
-    let server = OAuth2ResourceServer::<Claims>::builder().add_tenant(tenant).build().await.expect("server");
-    let app = Router::new().route("/hello", get(hello)).layer(server.into_layer());
-    let listener = tokio::net::TcpListener::bind(var("ADDR")).await.expect("bind");
+    let server = OAuth2ResourceServer::<Claims>::builder()
+        .add_tenant(tenant)
+        .build()
+        .await
+        .expect("server");
+    let app = Router::new()
+        .route("/hello", get(hello))
+        .layer(server.into_layer());
+    let listener = tokio::net::TcpListener::bind(var("ADDR"))
+        .await
+        .expect("bind");
     axum::serve(listener, app).await.expect("serve");
 }
