@@ -144,21 +144,13 @@ impl JwtValidator {
     /// Validates a token string and returns the principal: from the verified-token cache when
     /// the same token passed before and its decision still stands, else by every check.
     pub async fn validate_token(&self, token: &BearerToken) -> Result<Principal, AuthError> {
+        if let Some(principal) = self.cached(token) {
+            return Ok(principal);
+        }
         let Some(cache) = &self.verified else {
             return self.validate_uncached(token).await.map(|(p, _, _)| p);
         };
         let key = cache.key(token.expose());
-        if let Some(hit) = cache.entries.get(&key) {
-            if hit.principal.token() == token
-                && self.clock.unix_seconds() <= hit.until
-                && self
-                    .store
-                    .still_publishes(hit.generation, hit.kid.as_deref())
-            {
-                return Ok(hit.principal);
-            }
-            cache.entries.invalidate(&key);
-        }
         let generation = self.store.generation();
         let (principal, kid, exp) = self.validate_uncached(token).await?;
         let leeway = i64::try_from(self.settings.leeway.as_secs()).unwrap_or(i64::MAX);
@@ -180,6 +172,26 @@ impl JwtValidator {
             );
         }
         Ok(principal)
+    }
+
+    /// The principal of a token that passed every check before, when that decision still stands
+    /// (not expired, key still published); no other work is done.
+    pub fn cached(&self, token: &BearerToken) -> Option<Principal> {
+        let cache = self.verified.as_ref()?;
+        let key = cache.key(token.expose());
+        let hit = cache.entries.get(&key)?;
+        if hit.principal.token() != token {
+            return None;
+        }
+        if self.clock.unix_seconds() <= hit.until
+            && self
+                .store
+                .still_publishes(hit.generation, hit.kid.as_deref())
+        {
+            return Some(hit.principal);
+        }
+        cache.entries.invalidate(&key);
+        None
     }
 
     /// How many verified tokens the cache holds (approximate).
