@@ -59,8 +59,12 @@ impl ClaimMapping {
         }
         let mut authorities: Vec<String> = Vec::new();
         for source in &self.authorities {
-            let mut node = Some(&Value::Object(claims.clone()));
-            for segment in &source.path {
+            let (first, rest) = source
+                .path
+                .split_first()
+                .map_or((None, &[][..]), |(f, r)| (Some(f), r));
+            let mut node = first.and_then(|f| claims.get(f));
+            for segment in rest {
                 node = node.and_then(|v| v.get(segment));
             }
             for value in strings(node) {

@@ -198,17 +198,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const ALL: [Algorithm; 9] = [
-        Algorithm::RS256,
-        Algorithm::RS384,
-        Algorithm::RS512,
-        Algorithm::PS256,
-        Algorithm::PS384,
-        Algorithm::PS512,
-        Algorithm::ES256,
-        Algorithm::ES384,
-        Algorithm::EdDSA,
-    ];
+    const ALL: [Algorithm; 9] = crate::settings::ASYMMETRIC_ALGORITHMS;
 
     fn rsa_n(bits: usize) -> String {
         let mut n = vec![0xffu8; bits / 8];

@@ -71,6 +71,19 @@ impl JwtSettings {
     }
 }
 
+/// Every asymmetric algorithm this crate verifies (the default allow-list).
+pub const ASYMMETRIC_ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
 /// The JOSE name of an algorithm this crate accepts; `None` for anything else (including `none`).
 pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
     Some(match name {

@@ -239,7 +239,9 @@ impl Propagator {
     fn endpoint(&self) -> Result<&TokenEndpoint, PropagationError> {
         self.endpoint
             .as_deref()
-            .ok_or_else(|| PropagationError::Misconfigured("no token endpoint client".into()))
+            .ok_or_else(|| PropagationError::Misconfigured(
+                "this downstream needs a token from the IdP, and no client is configured: set portcullis.client.client-id".into(),
+            ))
     }
 
     async fn exchange(

@@ -243,10 +243,10 @@ impl PortcullisBuilder {
                 })
             }
         };
-        let enricher: Arc<dyn Enricher> = match self.enricher {
+        let enricher: Option<Arc<dyn Enricher>> = match self.enricher {
             Some(enricher) => {
                 tracing::info!("portcullis: enricher supplied by the application");
-                enricher
+                Some(enricher)
             }
             None => wiring.enricher(userinfo.clone()),
         };

@@ -14,7 +14,8 @@ use portcullis_core::{
 pub struct Pipeline {
     pub(crate) resolver: Arc<dyn TokenResolver>,
     pub(crate) validator: Arc<dyn TokenValidator>,
-    pub(crate) enricher: Arc<dyn Enricher>,
+    /// `None` when nothing enriches: the step is skipped, not called as a no-op.
+    pub(crate) enricher: Option<Arc<dyn Enricher>>,
     pub(crate) renderer: Arc<dyn ErrorRenderer>,
     pub(crate) userinfo: Option<Arc<dyn UserinfoSource>>,
     pub(crate) rules: Arc<RuleSet>,
@@ -35,7 +36,10 @@ impl Pipeline {
             return Ok(None);
         };
         let principal = self.validator.validate(&token, parts).await?;
-        let principal = self.enricher.enrich(principal, parts).await?;
+        let principal = match &self.enricher {
+            Some(enricher) => enricher.enrich(principal, parts).await?,
+            None => principal,
+        };
         tracing::debug!(target: "portcullis", subject = ?principal.subject(), client_id = ?principal.client_id(), "request authenticated");
         Ok(Some(principal))
     }

@@ -8,7 +8,7 @@ use portcullis_core::config::{ConfigProblem, Mode, PortcullisConfig, Strategy, U
 use portcullis_core::http::HttpClient;
 use portcullis_core::rules::RuleSet;
 use portcullis_core::{
-    Clock, Discovery, Endpoint, EndpointSource, Enricher, IssuerUrl, NoEnrichment, TokenValidator,
+    Clock, Discovery, Endpoint, EndpointSource, Enricher, IssuerUrl, TokenValidator,
 };
 use portcullis_introspect_remote::{IntrospectionSettings, IntrospectionValidator};
 use portcullis_jwt_local::{JwtSettings, JwtValidator};
@@ -325,7 +325,10 @@ impl<'a> Wiring<'a> {
     }
 
     /// The userinfo enricher when `userinfo.enabled`, else none.
-    pub(crate) fn enricher(&self, client: Option<Arc<UserinfoClient>>) -> Arc<dyn Enricher> {
+    pub(crate) fn enricher(
+        &self,
+        client: Option<Arc<UserinfoClient>>,
+    ) -> Option<Arc<dyn Enricher>> {
         let u = &self.config().userinfo;
         match client {
             Some(client) if u.enabled => {
@@ -337,13 +340,13 @@ impl<'a> Wiring<'a> {
                         UserinfoFailure::Fail => "fail with 503",
                     }
                 );
-                Arc::new(UserinfoEnricher::new(client, u.on_failure))
+                Some(Arc::new(UserinfoEnricher::new(client, u.on_failure)))
             }
             Some(_) => {
                 tracing::info!(
                     "portcullis: userinfo on demand (the UserInfo extractor); portcullis.userinfo.enabled = false"
                 );
-                Arc::new(NoEnrichment)
+                None
             }
             None => {
                 if u.enabled {
@@ -351,7 +354,7 @@ impl<'a> Wiring<'a> {
                         "portcullis: portcullis.userinfo.enabled is set but no userinfo endpoint is known; set portcullis.userinfo.endpoint"
                     );
                 }
-                Arc::new(NoEnrichment)
+                None
             }
         }
     }
