@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::AuthError;
+use crate::error::{AuthError, Reason};
 use crate::principal::numeric_date;
 
 /// Which claims must be present.
@@ -53,7 +53,8 @@ pub fn check_standard_claims(
 ) -> Result<(), AuthError> {
     match claims.get("iss") {
         None if rules.presence.iss => {
-            return Err(AuthError::invalid_token("the token has no issuer (iss)"));
+            return Err(AuthError::invalid_token("the token has no issuer (iss)")
+                .with_reason(Reason::WrongIssuer));
         }
         None => {}
         Some(Value::String(iss)) if iss == rules.issuer => {}
@@ -62,25 +63,29 @@ pub fn check_standard_claims(
                 "the token was issued by {}, not by the issuer this API trusts ({})",
                 printable(iss),
                 rules.issuer
-            )));
+            ))
+            .with_reason(Reason::WrongIssuer));
         }
         Some(_) => {
-            return Err(AuthError::invalid_token(
-                "the token's issuer (iss) is not a string",
-            ));
+            return Err(
+                AuthError::invalid_token("the token's issuer (iss) is not a string")
+                    .with_reason(Reason::WrongIssuer),
+            );
         }
     }
 
     match time_claim(claims, "exp")? {
         None if rules.presence.exp => {
-            return Err(AuthError::invalid_token("the token has no expiry (exp)"));
+            return Err(AuthError::invalid_token("the token has no expiry (exp)")
+                .with_reason(Reason::Expired));
         }
         None => {}
         Some(exp) if rules.now > exp.saturating_add(rules.leeway) => {
             return Err(AuthError::invalid_token(format!(
                 "the token expired {} s ago",
                 rules.now - exp
-            )));
+            ))
+            .with_reason(Reason::Expired));
         }
         Some(_) => {}
     }
@@ -90,7 +95,8 @@ pub fn check_standard_claims(
         return Err(AuthError::invalid_token(format!(
             "the token is not valid for another {} s (nbf)",
             nbf - rules.now
-        )));
+        ))
+        .with_reason(Reason::NotYetValid));
     }
     if let Some(iat) = time_claim(claims, "iat")?
         && iat > rules.now.saturating_add(rules.leeway)
@@ -98,7 +104,8 @@ pub fn check_standard_claims(
         return Err(AuthError::invalid_token(format!(
             "the token claims to be issued {} s in the future (iat); check the issuer's clock",
             iat - rules.now
-        )));
+        ))
+        .with_reason(Reason::IssuedInFuture));
     }
 
     if !rules.accept_any_audience {
@@ -113,7 +120,8 @@ fn check_audience(claims: &Map<String, Value>, rules: &ClaimRules<'_>) -> Result
         None => {
             return Err(AuthError::invalid_token(
                 "the token has no audience (aud); this API accepts only tokens issued for it",
-            ));
+            )
+            .with_reason(Reason::WrongAudience));
         }
         Some(Value::String(aud)) => vec![aud.as_str()],
         Some(Value::Array(items)) => {
@@ -121,14 +129,16 @@ fn check_audience(claims: &Map<String, Value>, rules: &ClaimRules<'_>) -> Result
             if strings.len() != items.len() {
                 return Err(AuthError::invalid_token(
                     "the token's audience (aud) holds a value that is not a string",
-                ));
+                )
+                .with_reason(Reason::WrongAudience));
             }
             strings
         }
         Some(_) => {
             return Err(AuthError::invalid_token(
                 "the token's audience (aud) is not a string or a list of strings",
-            ));
+            )
+            .with_reason(Reason::WrongAudience));
         }
     };
     if audiences
@@ -142,11 +152,12 @@ fn check_audience(claims: &Map<String, Value>, rules: &ClaimRules<'_>) -> Result
     if rules.id_token_hint {
         return Err(AuthError::invalid_token(format!(
             "the audience is not this API (aud {shown}; this API accepts {accepted}); an ID token's audience is the client, so this is probably an ID token: call APIs with an access token issued for this API"
-        )));
+        )).with_reason(Reason::IdToken));
     }
     Err(AuthError::invalid_token(format!(
         "the token is for another audience (aud {shown}); this API accepts {accepted}"
-    )))
+    ))
+    .with_reason(Reason::WrongAudience))
 }
 
 fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, AuthError> {
@@ -156,6 +167,7 @@ fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Au
             AuthError::invalid_token(format!(
                 "the token's {name} is not a NumericDate (seconds since 1970)"
             ))
+            .with_reason(Reason::BadClaim)
         }),
     }
 }

@@ -52,8 +52,64 @@ pub struct PortcullisConfig {
     pub client: ClientConfig,
     /// Downstream services and how the caller's identity reaches them (`[[portcullis.downstream]]`).
     pub downstream: Vec<DownstreamConfig>,
+    /// The protected-resource metadata this service publishes (RFC 9728).
+    pub resource_metadata: ResourceMetadataConfig,
     /// Settings that weaken security, each named for what it gives up.
     pub dangerous: DangerousConfig,
+}
+
+/// `[portcullis.resource-metadata]`: RFC 9728 protected-resource metadata.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ResourceMetadataConfig {
+    /// Serve `/.well-known/oauth-protected-resource` and name it in every challenge
+    /// (`resource_metadata`). Needs a resource identifier.
+    pub enabled: bool,
+    /// This API's resource identifier (an https URL). Default: the first audience that is an
+    /// http(s) URL.
+    pub resource: Option<String>,
+    /// Scopes to announce besides the ones routes and rules require.
+    pub scopes_supported: Vec<String>,
+    /// A human-readable name (`resource_name`).
+    pub resource_name: Option<String>,
+    /// A page for developers (`resource_documentation`).
+    pub resource_documentation: Option<String>,
+}
+
+impl Default for ResourceMetadataConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            resource: None,
+            scopes_supported: Vec::new(),
+            resource_name: None,
+            resource_documentation: None,
+        }
+    }
+}
+
+impl PortcullisConfig {
+    /// The RFC 9728 resource identifier: `resource-metadata.resource`, else the first audience
+    /// that is an http(s) URL without fragment. `None` when metadata is disabled or no identifier
+    /// is known.
+    pub fn resource_identifier(&self) -> Option<&str> {
+        if !self.resource_metadata.enabled {
+            return None;
+        }
+        if let Some(resource) = &self.resource_metadata.resource {
+            return Some(resource);
+        }
+        self.audience
+            .iter()
+            .find(|aud| {
+                url::Url::parse(aud).is_ok_and(|u| {
+                    matches!(u.scheme(), "https" | "http")
+                        && u.fragment().is_none()
+                        && u.host().is_some()
+                })
+            })
+            .map(String::as_str)
+    }
 }
 
 /// How tokens are validated.
@@ -505,6 +561,28 @@ impl PortcullisConfig {
             && let Err(reason) = check_endpoint(uri, self.dangerous.allow_http_issuer)
         {
             problem("userinfo.endpoint", uri.clone(), reason);
+        }
+        if let Some(resource) = &self.resource_metadata.resource {
+            let parsed = url::Url::parse(resource);
+            let reason = match &parsed {
+                Err(e) => Some(format!("not an absolute URL: {e}")),
+                Ok(u) if u.fragment().is_some() => {
+                    Some("a resource identifier has no fragment (RFC 9728 §1.2)".to_owned())
+                }
+                Ok(_) => check_endpoint(resource, self.dangerous.allow_http_issuer).err(),
+            };
+            if let Some(reason) = reason {
+                problem("resource-metadata.resource", resource.clone(), reason);
+            }
+        }
+        for scope in &self.resource_metadata.scopes_supported {
+            if let Err(e) = crate::scope::ScopeToken::new(scope) {
+                problem(
+                    "resource-metadata.scopes-supported",
+                    scope.clone(),
+                    e.to_string(),
+                );
+            }
         }
         if self.audience.is_empty() && !self.dangerous.accept_any_audience {
             problem(

@@ -16,6 +16,8 @@ pub struct AuthContext {
     pub renderer: Arc<dyn ErrorRenderer>,
     /// Where the `UserInfo` extractor gets claims, when a userinfo endpoint is known.
     pub userinfo: Option<Arc<dyn crate::enrich::UserinfoSource>>,
+    /// Where refusals raised after the layer are counted.
+    pub telemetry: Option<Arc<crate::observe::Telemetry>>,
 }
 
 impl std::fmt::Debug for AuthContext {
@@ -61,6 +63,9 @@ impl AuthRejection {
     /// Logs the error and renders the response.
     pub fn into_http(self) -> Response<Bytes> {
         log_error(&self.error);
+        if let Some(telemetry) = self.context.as_ref().and_then(|c| c.telemetry.as_ref()) {
+            telemetry.validation(Err(&self.error));
+        }
         match &self.context {
             Some(context) => context.renderer.render(&self.error),
             None => Rfc6750Renderer::new().render(&self.error),

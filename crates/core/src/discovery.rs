@@ -14,6 +14,7 @@ use url::Url;
 use crate::clock::{Clock, elapsed_since};
 use crate::error::AuthError;
 use crate::http::{FetchError, HttpClient};
+use crate::observe::IdpEndpoint;
 use crate::single_flight::SingleFlight;
 
 /// A configured issuer identifier: `https`, or `http` on a loopback host, unless the dangerous
@@ -262,7 +263,11 @@ impl Discovery {
                 self.oauth_flight
                     .run((), || async {
                         let url = self.issuer.oauth_metadata_url();
-                        let found = match self.http.get_json::<ProviderMetadata>(&url).await {
+                        let found = match self
+                            .http
+                            .get_json::<ProviderMetadata>(IdpEndpoint::Discovery, &url)
+                            .await
+                        {
                             Ok(fetched) => {
                                 check_issuer(&self.issuer, &fetched.value)?;
                                 Some(Arc::new(fetched.value))
@@ -337,12 +342,19 @@ impl Discovery {
 
     async fn fetch(&self) -> Result<ProviderMetadata, AuthError> {
         let oidc_url = self.issuer.openid_configuration_url();
-        let first = self.http.get_json::<ProviderMetadata>(&oidc_url).await;
+        let first = self
+            .http
+            .get_json::<ProviderMetadata>(IdpEndpoint::Discovery, &oidc_url)
+            .await;
         let metadata = match first {
             Ok(fetched) => fetched.value,
             Err(FetchError::Status { status, .. }) if (400..500).contains(&status) => {
                 let oauth_url = self.issuer.oauth_metadata_url();
-                match self.http.get_json::<ProviderMetadata>(&oauth_url).await {
+                match self
+                    .http
+                    .get_json::<ProviderMetadata>(IdpEndpoint::Discovery, &oauth_url)
+                    .await
+                {
                     Ok(fetched) => fetched.value,
                     Err(FetchError::Status { status: second, .. })
                         if (400..500).contains(&second) =>

@@ -1,9 +1,14 @@
 //! The shared HTTP client: timeouts, no redirects, bounded bodies, `Cache-Control` parsing.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+use tracing::Instrument as _;
+
+use crate::observe::{IdpEndpoint, Telemetry};
 
 /// Connection and size limits for calls to the authorization server.
 #[derive(Debug, Clone)]
@@ -82,11 +87,24 @@ pub struct Fetched<T> {
     pub max_age: Option<Duration>,
 }
 
-/// The HTTP client every Portcullis component shares.
+/// A whole answer: status, headers and the (bounded) body.
+#[derive(Debug)]
+pub struct Exchanged {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// The HTTP client every Portcullis component shares. Every call is timed, classified and
+/// recorded in the shared [`Telemetry`].
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
     settings: HttpSettings,
+    telemetry: Arc<Telemetry>,
 }
 
 impl HttpClient {
@@ -100,7 +118,63 @@ impl HttpClient {
             .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Self { client, settings })
+        Ok(Self {
+            client,
+            settings,
+            telemetry: Arc::new(Telemetry::new()),
+        })
+    }
+
+    /// The telemetry every component sharing this client reports to.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
+    }
+
+    /// Sends `request` to `endpoint`, reads the whole (bounded) body and records the call: its
+    /// latency, and a failure for a transport error or a non-success status. The answer comes back
+    /// whatever its status, for the caller to interpret.
+    pub async fn exchange(
+        &self,
+        endpoint: IdpEndpoint,
+        url: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Exchanged, FetchError> {
+        let started = Instant::now();
+        let span = tracing::debug_span!(target: "portcullis", "portcullis.idp", endpoint = endpoint.as_str(), url);
+        let result = async {
+            let response = request
+                .send()
+                .await
+                .map_err(|e| self.transport_error(url, &e))?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = self.read_body(url, response).await?;
+            Ok::<_, FetchError>(Exchanged {
+                status,
+                headers,
+                body,
+            })
+        }
+        .instrument(span)
+        .await;
+        let outcome = match &result {
+            // A 400 can be a normal answer about the token (RFC 7662 `invalid_token`): the caller
+            // reports it as a failure when it is one.
+            Ok(answer)
+                if answer.status.is_success() || answer.status == StatusCode::BAD_REQUEST =>
+            {
+                Ok(())
+            }
+            Ok(answer) => Err(FetchError::Status {
+                url: url.to_owned(),
+                status: answer.status.as_u16(),
+                body: body_excerpt(&answer.body),
+            }),
+            Err(e) => Err(e.clone()),
+        };
+        self.telemetry
+            .idp_call(endpoint, started.elapsed(), outcome.as_ref().map(|_| ()));
+        result
     }
 
     /// The settings in force.
@@ -115,32 +189,41 @@ impl HttpClient {
     }
 
     /// GETs `url` (with `Accept: application/json`) and parses the body.
-    pub async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<Fetched<T>, FetchError> {
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        endpoint: IdpEndpoint,
+        url: &str,
+    ) -> Result<Fetched<T>, FetchError> {
         let request = self
             .client
             .get(url)
             .header(http::header::ACCEPT, "application/json");
-        let response = request
-            .send()
-            .await
-            .map_err(|e| self.transport_error(url, &e))?;
-        let max_age = response
-            .headers()
+        let answer = self.exchange(endpoint, url, request).await?;
+        let max_age = answer
+            .headers
             .get(http::header::CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_max_age);
-        let status = response.status();
-        let body = self.read_body(url, response).await?;
-        if !status.is_success() {
-            return Err(FetchError::Status {
+        if !answer.status.is_success() {
+            let error = FetchError::Status {
                 url: url.to_owned(),
-                status: status.as_u16(),
-                body: body_excerpt(&body),
-            });
+                status: answer.status.as_u16(),
+                body: body_excerpt(&answer.body),
+            };
+            if answer.status == StatusCode::BAD_REQUEST {
+                self.telemetry
+                    .answer_refused(endpoint, "status_4xx", error.to_string());
+            }
+            return Err(error);
         }
-        let value = serde_json::from_slice(&body).map_err(|e| FetchError::InvalidJson {
-            url: url.to_owned(),
-            reason: e.to_string(),
+        let value = serde_json::from_slice(&answer.body).map_err(|e| {
+            let error = FetchError::InvalidJson {
+                url: url.to_owned(),
+                reason: e.to_string(),
+            };
+            self.telemetry
+                .answer_refused(endpoint, "invalid_json", error.to_string());
+            error
         })?;
         Ok(Fetched { value, max_age })
     }

@@ -28,6 +28,7 @@ pub mod error;
 pub mod http;
 pub mod json;
 pub mod mapping;
+pub mod observe;
 pub mod principal;
 pub mod resolve;
 pub mod rules;

@@ -3,7 +3,7 @@
 use http::header::AUTHORIZATION;
 use http::request::Parts;
 
-use crate::error::AuthError;
+use crate::error::{AuthError, Reason};
 use crate::secret::BearerToken;
 
 /// Default largest token accepted, in bytes.
@@ -128,7 +128,8 @@ impl HeaderTokenResolver {
                 "the token is {} bytes long; this resource accepts at most {}",
                 token.len(),
                 self.max_token_bytes
-            )));
+            ))
+            .with_reason(Reason::TokenTooLarge));
         }
         if !is_token68(token) {
             return Err(AuthError::invalid_request(

@@ -143,6 +143,21 @@ const METHODS: [&str; 9] = [
 ];
 
 impl RuleSet {
+    /// The scopes the rules require (for `scopes_supported`).
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.rules
+            .iter()
+            .map(|r| &r.access)
+            .chain(std::iter::once(&self.default))
+            .filter_map(|access| match access {
+                Access::Require(policy) if policy.target() == crate::scope::Target::Scopes => {
+                    Some(policy.items())
+                }
+                _ => None,
+            })
+            .flatten()
+    }
+
     /// No rules; every request follows `default`.
     pub fn only(default: Access) -> Self {
         Self {

@@ -408,3 +408,50 @@ mod tests {
         assert!(ScopePolicy::new(Matching::All, Target::Authorities, ["Domain Users"]).is_ok());
     }
 }
+
+/// Scopes a handler declared at compile time (`#[requires_scopes]`), gathered at link time.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct DeclaredScopes {
+    /// The scope tokens.
+    pub scopes: &'static [&'static str],
+}
+
+inventory::collect!(DeclaredScopes);
+
+static DECLARED_AT_RUNTIME: std::sync::Mutex<BTreeSet<ScopeToken>> =
+    std::sync::Mutex::new(BTreeSet::new());
+
+/// Records scopes that a route requires (route layers and extractors call this when they are
+/// built), for the `scopes_supported` of the protected-resource metadata (RFC 9728).
+pub fn declare(policy: &ScopePolicy) {
+    if policy.target() != Target::Scopes {
+        return;
+    }
+    let mut declared = DECLARED_AT_RUNTIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for item in policy.items() {
+        if let Ok(token) = ScopeToken::new(item) {
+            declared.insert(token);
+        }
+    }
+}
+
+/// Every scope the routes of this process declared: by `#[requires_scopes]` (collected at link
+/// time) and by route layers built so far. Sorted, without duplicates.
+pub fn declared() -> BTreeSet<ScopeToken> {
+    let mut all = DECLARED_AT_RUNTIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    for declared in inventory::iter::<DeclaredScopes> {
+        all.extend(
+            declared
+                .scopes
+                .iter()
+                .filter_map(|s| ScopeToken::new(s).ok()),
+        );
+    }
+    all
+}

@@ -2,6 +2,7 @@
 
 use portcullis_core::AuthError;
 use portcullis_core::claims::{ClaimRules, Presence, check_standard_claims, printable};
+use portcullis_core::error::Reason;
 use portcullis_core::principal::Claims;
 use serde_json::Value;
 
@@ -47,16 +48,17 @@ pub fn check_answer(mut body: Claims, rules: &AnswerRules<'_>) -> Result<Answer,
         Some(Value::Bool(false)) => {
             return Ok(Answer::Refused(AuthError::invalid_token(
                 "the token is not active: the authorization server reports it expired, revoked or unknown",
-            )));
+            ).with_reason(Reason::Inactive)));
         }
         Some(other) => return Err(format!("the answer's `active` is {other}, not a boolean")),
         None => return Err("the answer has no `active` member".into()),
     }
     if let Some(kind) = body.get("token_type") {
         let Some(kind) = kind.as_str() else {
-            return Ok(Answer::Refused(AuthError::invalid_token(
-                "the token's type is not a string",
-            )));
+            return Ok(Answer::Refused(
+                AuthError::invalid_token("the token's type is not a string")
+                    .with_reason(Reason::MalformedToken),
+            ));
         };
         if !ACCESS_TOKEN_TYPES
             .iter()
@@ -67,7 +69,14 @@ pub fn check_answer(mut body: Claims, rules: &AnswerRules<'_>) -> Result<Answer,
             } else {
                 format!("the token is a {}, not an access token", printable(kind))
             };
-            return Ok(Answer::Refused(AuthError::invalid_token(description)));
+            let reason = if kind.to_ascii_lowercase().contains("id_token") {
+                Reason::IdToken
+            } else {
+                Reason::MalformedToken
+            };
+            return Ok(Answer::Refused(
+                AuthError::invalid_token(description).with_reason(reason),
+            ));
         }
     }
     let claim_rules = ClaimRules {

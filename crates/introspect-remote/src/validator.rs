@@ -11,8 +11,10 @@ use moka::sync::Cache;
 use portcullis_core::cache_key::{LookupKeys, TokenKey};
 use portcullis_core::client_auth::ClientAuth;
 use portcullis_core::config::PortcullisConfig;
+use portcullis_core::error::Reason;
 use portcullis_core::http::{HttpClient, body_excerpt};
 use portcullis_core::mapping::ClaimMapping;
+use portcullis_core::observe::{CacheName, IdpEndpoint};
 use portcullis_core::single_flight::SingleFlight;
 use portcullis_core::{
     AuthError, BearerToken, BoxFuture, Clock, EndpointSource, IssuerUrl, Principal, TokenValidator,
@@ -97,6 +99,17 @@ enum CallError {
     Misconfigured(String),
 }
 
+impl CallError {
+    fn message(&self) -> &str {
+        match self {
+            Self::Credentials(m)
+            | Self::BadRequest(m)
+            | Self::Unavailable(m)
+            | Self::Misconfigured(m) => m,
+        }
+    }
+}
+
 /// Validates tokens by RFC 7662 introspection, caching answers by a keyed hash of the token.
 pub struct IntrospectionValidator {
     settings: IntrospectionSettings,
@@ -163,12 +176,18 @@ impl IntrospectionValidator {
         let key = self.keys.of(token.expose());
         if let Some(entry) = self.cache.get(&key) {
             if entry.token == *token && entry.expires_at > self.clock.unix_seconds() {
+                self.http
+                    .telemetry()
+                    .cache_lookup(CacheName::Introspection, true);
                 return entry.outcome;
             }
             if entry.token == *token {
                 self.cache.invalidate(&key);
             }
         }
+        self.http
+            .telemetry()
+            .cache_lookup(CacheName::Introspection, false);
         // Concurrent first requests for one token share one call; the flight is keyed by the
         // token's HMAC, never by the token.
         let entry = self
@@ -234,23 +253,45 @@ impl IntrospectionValidator {
             request = request.header(AUTHORIZATION, authorization);
         }
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let response = request
-            .send()
-            .await
-            .map_err(|e| CallError::Unavailable(self.http.transport_error(&url, &e).to_string()))?;
-        let status = response.status().as_u16();
-        let body = self
+        let answer = self
             .http
-            .read_body(&url, response)
+            .exchange(IdpEndpoint::Introspection, &url, request)
             .await
             .map_err(|e| CallError::Unavailable(e.to_string()))?;
+        let status = answer.status.as_u16();
+        let body = answer.body;
         let json = || portcullis_core::json::from_slice(&body).ok();
+        let result = self.interpret(&url, status, &body, json);
+        if let Err(error) = &result
+            && matches!(status, 200 | 400)
+        {
+            let kind = if status == 200 {
+                "invalid_json"
+            } else {
+                "status_4xx"
+            };
+            self.http.telemetry().answer_refused(
+                IdpEndpoint::Introspection,
+                kind,
+                error.message().to_owned(),
+            );
+        }
+        result
+    }
+
+    fn interpret(
+        &self,
+        url: &str,
+        status: u16,
+        body: &[u8],
+        json: impl Fn() -> Option<Value>,
+    ) -> Result<Answer, CallError> {
         match status {
             200 => {
                 let Some(Value::Object(answer)) = json() else {
                     return Err(CallError::Unavailable(format!(
                         "{url} answered 200 with a body that is not a JSON object: {}",
-                        body_excerpt(&body)
+                        body_excerpt(body)
                     )));
                 };
                 check_answer(answer, &self.rules())
@@ -260,27 +301,28 @@ impl IntrospectionValidator {
                 let code =
                     json().and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
                 match code.as_deref() {
-                    Some("unsupported_token_type" | "invalid_token") => {
-                        Ok(Answer::Refused(AuthError::invalid_token(
+                    Some("unsupported_token_type" | "invalid_token") => Ok(Answer::Refused(
+                        AuthError::invalid_token(
                             "the authorization server does not accept this token for introspection",
-                        )))
-                    }
+                        )
+                        .with_reason(Reason::Inactive),
+                    )),
                     _ => Err(CallError::BadRequest(format!(
                         "{url} refused the introspection request as malformed (HTTP 400: {}); this is our request, not the token: check portcullis.introspection.auth-method (= {}) and that the endpoint is an RFC 7662 introspection endpoint",
-                        body_excerpt(&body),
+                        body_excerpt(body),
                         self.client_auth.method()
                     ))),
                 }
             }
             401 | 403 => Err(CallError::Credentials(format!(
                 "{url} refused our client credentials (HTTP {status}: {}); check portcullis.introspection.client-id (= {}), portcullis.introspection.client-secret and portcullis.introspection.auth-method (= {})",
-                body_excerpt(&body),
+                body_excerpt(body),
                 self.client_auth.client_id(),
                 self.client_auth.method()
             ))),
             _ => Err(CallError::Unavailable(format!(
                 "{url} answered HTTP {status}: {}",
-                body_excerpt(&body)
+                body_excerpt(body)
             ))),
         }
     }

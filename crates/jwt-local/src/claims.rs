@@ -3,6 +3,7 @@
 
 use portcullis_core::AuthError;
 use portcullis_core::claims::{ClaimRules, Presence, check_standard_claims};
+use portcullis_core::error::Reason;
 use serde_json::{Map, Value};
 
 /// Claims only OpenID Connect ID tokens carry.
@@ -33,7 +34,7 @@ pub fn check_claims(
     rules: &JwtClaimRules<'_>,
 ) -> Result<(), AuthError> {
     if !rules.typed_access_token && looks_like_id_token(claims) {
-        return Err(AuthError::invalid_token(ID_TOKEN_MESSAGE));
+        return Err(AuthError::invalid_token(ID_TOKEN_MESSAGE).with_reason(Reason::IdToken));
     }
     check_standard_claims(
         claims,

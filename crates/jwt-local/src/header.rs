@@ -5,6 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use portcullis_core::AuthError;
 use portcullis_core::claims::printable;
+use portcullis_core::error::Reason;
 use serde_json::{Map, Value};
 
 /// A compact JWS split into its parts; `signing_input` is `header.payload`.
@@ -41,17 +42,18 @@ impl<'a> CompactJws<'a> {
             4 => {
                 return Err(AuthError::invalid_token(
                     "the token is an encrypted JWT (JWE, five parts); this API accepts signed JWT access tokens only",
-                ));
+                ).with_reason(Reason::MalformedToken));
             }
             0 => {
                 return Err(AuthError::invalid_token(
                     "the token is not a JWT; this API validates JWT access tokens locally (opaque tokens need introspection)",
-                ));
+                ).with_reason(Reason::MalformedToken));
             }
             _ => {
                 return Err(AuthError::invalid_token(
                     "the token is malformed: a signed JWT has three dot-separated parts",
-                ));
+                )
+                .with_reason(Reason::MalformedToken));
             }
         }
         let (signing_input, signature) = token.rsplit_once('.').ok_or_else(malformed)?;
@@ -61,6 +63,7 @@ impl<'a> CompactJws<'a> {
         }
         let header = decode_json_object(header_b64).map_err(|why| {
             AuthError::invalid_token(format!("the token header is malformed: {why}"))
+                .with_reason(Reason::MalformedToken)
         })?;
         Ok(Self {
             signing_input,
@@ -74,6 +77,7 @@ impl<'a> CompactJws<'a> {
     pub fn claims(&self) -> Result<Map<String, Value>, AuthError> {
         decode_json_object(self.payload).map_err(|why| {
             AuthError::invalid_token(format!("the token claims are malformed: {why}"))
+                .with_reason(Reason::MalformedToken)
         })
     }
 }
@@ -82,6 +86,7 @@ fn malformed() -> AuthError {
     AuthError::invalid_token(
         "the token is malformed: a signed JWT has three non-empty dot-separated parts",
     )
+    .with_reason(Reason::MalformedToken)
 }
 
 /// Decodes base64url (no padding) JSON that must be an object.
@@ -104,33 +109,40 @@ pub fn check_header(
     let alg_name = match header.get("alg") {
         Some(Value::String(alg)) => alg.as_str(),
         Some(_) => {
-            return Err(AuthError::invalid_token(
-                "the token header's `alg` is not a string",
-            ));
+            return Err(
+                AuthError::invalid_token("the token header's `alg` is not a string")
+                    .with_reason(Reason::AlgorithmNotAllowed),
+            );
         }
-        None => return Err(AuthError::invalid_token("the token header has no `alg`")),
+        None => {
+            return Err(AuthError::invalid_token("the token header has no `alg`")
+                .with_reason(Reason::AlgorithmNotAllowed));
+        }
     };
     if alg_name.eq_ignore_ascii_case("none") {
-        return Err(AuthError::invalid_token(
-            "unsigned tokens (alg none) are never accepted",
-        ));
+        return Err(
+            AuthError::invalid_token("unsigned tokens (alg none) are never accepted")
+                .with_reason(Reason::AlgorithmNotAllowed),
+        );
     }
     let alg = crate::settings::parse_algorithm(alg_name).ok_or_else(|| {
         AuthError::invalid_token(format!(
             "the algorithm {} is not supported",
             printable(alg_name)
         ))
+        .with_reason(Reason::AlgorithmNotAllowed)
     })?;
     let is_hmac = matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512);
     if is_hmac && !hmac_allowed.contains(&alg) {
         return Err(AuthError::invalid_token(format!(
             "HMAC-signed tokens ({alg_name}) are not accepted; this API verifies signatures with the issuer's public keys"
-        )));
+        )).with_reason(Reason::AlgorithmNotAllowed));
     }
     if !is_hmac && !allowed.contains(&alg) {
         return Err(AuthError::invalid_token(format!(
             "the algorithm {alg_name} is not accepted by this API"
-        )));
+        ))
+        .with_reason(Reason::AlgorithmNotAllowed));
     }
     if let Some(crit) = header.get("crit") {
         let names: Vec<&str> = crit
@@ -140,7 +152,7 @@ pub fn check_header(
         return Err(AuthError::invalid_token(format!(
             "the token header marks parameters as critical (crit: {}) that this API does not understand",
             printable(&names.join(", "))
-        )));
+        )).with_reason(Reason::BadHeader));
     }
     let typed_access_token = match header.get("typ") {
         None => false,
@@ -154,28 +166,32 @@ pub fn check_header(
                     return Err(AuthError::invalid_token(format!(
                         "the token type (typ) is {}, not an access token (at+jwt)",
                         printable(typ)
-                    )));
+                    ))
+                    .with_reason(Reason::BadHeader));
                 }
             }
         }
         Some(_) => {
-            return Err(AuthError::invalid_token(
-                "the token header's `typ` is not a string",
-            ));
+            return Err(
+                AuthError::invalid_token("the token header's `typ` is not a string")
+                    .with_reason(Reason::BadHeader),
+            );
         }
     };
     if strict_typ && !typed_access_token {
         return Err(AuthError::invalid_token(
             "this API requires RFC 9068 access tokens with the header typ: at+jwt",
-        ));
+        )
+        .with_reason(Reason::BadHeader));
     }
     let kid = match header.get("kid") {
         None => None,
         Some(Value::String(kid)) => Some(kid.clone()),
         Some(_) => {
-            return Err(AuthError::invalid_token(
-                "the token header's `kid` is not a string",
-            ));
+            return Err(
+                AuthError::invalid_token("the token header's `kid` is not a string")
+                    .with_reason(Reason::BadHeader),
+            );
         }
     };
     Ok(JoseHeader {

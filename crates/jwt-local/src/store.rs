@@ -17,6 +17,7 @@ use jsonwebtoken::Algorithm;
 use portcullis_core::clock::elapsed_since;
 use portcullis_core::config::JwksConfig;
 use portcullis_core::http::{FetchError, HttpClient};
+use portcullis_core::observe::IdpEndpoint;
 use portcullis_core::single_flight::SingleFlight;
 use portcullis_core::{AuthError, Clock, EndpointSource};
 
@@ -197,7 +198,7 @@ impl JwksStore {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let fetched = self
             .http
-            .get_json::<serde_json::Value>(&url)
+            .get_json::<serde_json::Value>(IdpEndpoint::Jwks, &url)
             .await
             .map_err(|e| match e {
                 FetchError::Status { status: 404, .. } => AuthError::misconfigured(format!(
@@ -206,17 +207,26 @@ impl JwksStore {
                 other => AuthError::unavailable(format!("JWKS fetch failed: {other}")),
             })?;
         let set = KeySet::parse(&fetched.value, &self.allowed).map_err(|why| {
-            AuthError::unavailable(format!("the JWKS at {url} is unusable: {why}"))
+            let error = format!("the JWKS at {url} is unusable: {why}");
+            self.http
+                .telemetry()
+                .answer_refused(IdpEndpoint::Jwks, "invalid_json", error.clone());
+            AuthError::unavailable(error)
         })?;
         for skipped in &set.skipped {
             tracing::info!(jwks_uri = %url, "portcullis: skipped a JWKS key: {skipped}");
         }
         if set.keys.is_empty() {
-            return Err(AuthError::misconfigured(format!(
+            let error = format!(
                 "the JWKS at {url} has no key this API can use ({}); check portcullis.jwt.algorithms",
                 set.skipped.join("; ")
-            )));
+            );
+            self.http
+                .telemetry()
+                .answer_refused(IdpEndpoint::Jwks, "no_usable_key", error.clone());
+            return Err(AuthError::misconfigured(error));
         }
+        self.http.telemetry().jwks_fetched(set.keys.len());
         let max_age = fetched.max_age.map_or(self.config.refresh_interval, |age| {
             age.clamp(self.config.min_refresh, self.config.max_refresh)
         });

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey};
+use portcullis_core::error::Reason;
 use portcullis_core::http::HttpClient;
+use portcullis_core::observe::{CacheName, Telemetry};
 use portcullis_core::{
     AuthError, BearerToken, BoxFuture, Clock, EndpointSource, Principal, TokenValidator,
 };
@@ -29,6 +31,7 @@ pub struct JwtValidator {
     hmac_algorithms: Vec<Algorithm>,
     verified: Option<VerifiedCache>,
     signature_checks: std::sync::atomic::AtomicU64,
+    telemetry: Arc<Telemetry>,
 }
 
 /// Tokens that passed every check, so a token seen again costs a hash, a lookup and an `Arc`
@@ -97,6 +100,7 @@ impl JwtValidator {
         http: HttpClient,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let telemetry = http.telemetry().clone();
         let store = Arc::new(JwksStore::new(
             source,
             http,
@@ -122,6 +126,7 @@ impl JwtValidator {
             hmac_algorithms,
             verified,
             signature_checks: Default::default(),
+            telemetry,
         }
     }
 
@@ -147,6 +152,12 @@ impl JwtValidator {
         if let Some(principal) = self.cached(token) {
             return Ok(principal);
         }
+        self.verify_and_cache(token).await
+    }
+
+    /// Runs every check without looking in the verified-token cache first (the caller did), and
+    /// caches a success.
+    pub async fn verify_and_cache(&self, token: &BearerToken) -> Result<Principal, AuthError> {
         let Some(cache) = &self.verified else {
             return self.validate_uncached(token).await.map(|(p, _, _)| p);
         };
@@ -178,6 +189,12 @@ impl JwtValidator {
     /// (not expired, key still published); no other work is done.
     pub fn cached(&self, token: &BearerToken) -> Option<Principal> {
         let cache = self.verified.as_ref()?;
+        let found = self.lookup(cache, token);
+        self.telemetry.cache_lookup(CacheName::Jwt, found.is_some());
+        found
+    }
+
+    fn lookup(&self, cache: &VerifiedCache, token: &BearerToken) -> Option<Principal> {
         let key = cache.key(token.expose());
         let hit = cache.entries.get(&key)?;
         if hit.principal.token() != token {
@@ -237,7 +254,8 @@ impl JwtValidator {
         header: &JoseHeader,
     ) -> Result<(), AuthError> {
         if jws.signature.is_empty() {
-            return Err(AuthError::invalid_token("the token has no signature"));
+            return Err(AuthError::invalid_token("the token has no signature")
+                .with_reason(Reason::BadSignature));
         }
         if let Some(key) = &self.hmac_key
             && self.hmac_algorithms.contains(&header.alg)
@@ -254,7 +272,8 @@ impl JwtValidator {
                     return Err(AuthError::invalid_token(format!(
                         "the token was signed with a key (kid {}) that the issuer does not publish",
                         printable(kid)
-                    )));
+                    ))
+                    .with_reason(Reason::UnknownKey));
                 }
             };
         }
@@ -276,15 +295,18 @@ impl JwtValidator {
                     header.alg,
                     printable(kid),
                     key.algorithms
-                )),
+                ))
+                .with_reason(Reason::UnknownKey),
                 _ => AuthError::invalid_token(format!(
                     "the issuer publishes no key for the algorithm {:?}",
                     header.alg
-                )),
+                ))
+                .with_reason(Reason::UnknownKey),
             });
         }
         // With a kid there is normally one key; without one, try each key of the algorithm.
-        let mut last = Err(AuthError::invalid_token("the token's signature is invalid"));
+        let mut last = Err(AuthError::invalid_token("the token's signature is invalid")
+            .with_reason(Reason::BadSignature));
         for key in fitting.into_iter().take(8) {
             last = self.verify(jws, &key.key, header.alg);
             if last.is_ok() {
@@ -311,7 +333,8 @@ impl JwtValidator {
 fn verify(jws: &CompactJws<'_>, key: &DecodingKey, alg: Algorithm) -> Result<(), AuthError> {
     match jsonwebtoken::crypto::verify(jws.signature, jws.signing_input.as_bytes(), key, alg) {
         Ok(true) => Ok(()),
-        Ok(false) | Err(_) => Err(AuthError::invalid_token("the token's signature is invalid")),
+        Ok(false) | Err(_) => Err(AuthError::invalid_token("the token's signature is invalid")
+            .with_reason(Reason::BadSignature)),
     }
 }
 

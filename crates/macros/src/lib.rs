@@ -65,10 +65,21 @@ fn expand(
     let argument: FnArg = syn::parse_quote!(_: ::portcullis::RequireScopes<#marker>);
     function.sig.inputs.insert(0, argument);
 
+    // Scopes (not authorities) are announced in the protected-resource metadata (RFC 9728).
+    let announce = match target {
+        Target::Scopes => quote! {
+            ::portcullis::__private::inventory::submit! {
+                ::portcullis::__private::DeclaredScopes { scopes: &[#(#literals),*] }
+            }
+        },
+        Target::Authorities => quote!(),
+    };
     Ok(quote! {
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
         #vis struct #marker;
+
+        #announce
 
         impl ::portcullis::ScopeRequirement for #marker {
             const POLICY: ::portcullis::ScopePolicy = ::portcullis::ScopePolicy::from_static(

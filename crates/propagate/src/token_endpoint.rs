@@ -6,6 +6,7 @@ use std::time::Duration;
 use http::header::{ACCEPT, AUTHORIZATION};
 use portcullis_core::client_auth::ClientAuth;
 use portcullis_core::http::{HttpClient, body_excerpt};
+use portcullis_core::observe::IdpEndpoint;
 use portcullis_core::{BearerToken, Clock, EndpointSource};
 use serde_json::Value;
 
@@ -112,15 +113,13 @@ impl TokenEndpoint {
         if let Some(authorization) = credentials.authorization {
             request = request.header(AUTHORIZATION, authorization);
         }
-        let response = request.send().await.map_err(|e| {
-            PropagationError::Unavailable(self.http.transport_error(&url, &e).to_string())
-        })?;
-        let status = response.status().as_u16();
-        let bytes = self
+        let answer = self
             .http
-            .read_body(&url, response)
+            .exchange(IdpEndpoint::Token, &url, request)
             .await
             .map_err(|e| PropagationError::Unavailable(e.to_string()))?;
+        let status = answer.status.as_u16();
+        let bytes = answer.body;
         let json: Option<Value> = serde_json::from_slice(&bytes).ok();
         match (status, json) {
             (200, Some(answer)) => {

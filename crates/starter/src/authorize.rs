@@ -34,7 +34,10 @@ where
     S: AsRef<str>,
 {
     match ScopePolicy::all_of(scopes) {
-        Ok(policy) => AuthorizeLayer::new(policy),
+        Ok(policy) => {
+            portcullis_core::scope::declare(&policy);
+            AuthorizeLayer::new(policy)
+        }
         Err(e) => panic!("require_scopes: {e}"),
     }
 }
@@ -46,7 +49,10 @@ where
     S: AsRef<str>,
 {
     match ScopePolicy::any_of(scopes) {
-        Ok(policy) => AuthorizeLayer::new(policy),
+        Ok(policy) => {
+            portcullis_core::scope::declare(&policy);
+            AuthorizeLayer::new(policy)
+        }
         Err(e) => panic!("require_any_scope: {e}"),
     }
 }

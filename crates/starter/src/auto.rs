@@ -60,7 +60,7 @@ impl TokenValidator for AutoValidator {
             return Box::pin(std::future::ready(Ok(principal)));
         }
         if self.is_local_jwt(token.expose()) {
-            self.jwt.validate(token, request)
+            Box::pin(self.jwt.verify_and_cache(token))
         } else {
             self.introspection.validate(token, request)
         }

@@ -10,9 +10,11 @@ use portcullis_core::{
 };
 
 use crate::config::{ConfigErrors, ConfigLoader, LoadedConfig};
+use crate::health::{Health, HealthCheck};
 use crate::layer::AuthLayer;
 use crate::pipeline::Pipeline;
 use crate::wiring::Wiring;
+use portcullis_core::observe::Telemetry;
 use portcullis_propagate::{PropagationMiddleware, Propagator};
 
 /// Why the service could not start.
@@ -35,6 +37,7 @@ pub struct Portcullis {
     pipeline: Arc<Pipeline>,
     config: Arc<PortcullisConfig>,
     propagator: Option<Arc<Propagator>>,
+    health: Arc<HealthCheck>,
     #[cfg(feature = "dev-issuer")]
     dev: Option<Arc<crate::dev::DevIssuer>>,
 }
@@ -75,6 +78,19 @@ impl Portcullis {
             .clone()
             .unwrap_or_else(|| Arc::new(Propagator::none()));
         builder.with(PropagationMiddleware::new(propagator)).build()
+    }
+
+    /// A health report: the issuer probed (the probe is reused for 10 s), the JWKS age, the
+    /// last introspection, userinfo and token-endpoint outcomes. Serialize it for an
+    /// Actuator-style endpoint; [`Health::http_status`] gives 200 or 503.
+    pub async fn health(&self) -> Health {
+        self.health.report().await
+    }
+
+    /// Metrics and health state (see [`portcullis_core::observe`]). Call
+    /// [`Telemetry::record_gauges`] before rendering a metrics scrape.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        self.pipeline.telemetry()
     }
 
     /// The pipeline, to authenticate outside a tower stack.
@@ -233,14 +249,19 @@ impl PortcullisBuilder {
                 )
             }
         };
+        let rules = Arc::new(wiring.rules()?);
+        let metadata = wiring.resource_metadata(&rules);
         let renderer: Arc<dyn ErrorRenderer> = match self.renderer {
             Some(renderer) => renderer,
             None => {
-                let renderer = Rfc6750Renderer::new();
-                Arc::new(match &config.realm {
-                    Some(realm) => renderer.with_realm(realm.clone()),
-                    None => renderer,
-                })
+                let mut renderer = Rfc6750Renderer::new();
+                if let Some(realm) = &config.realm {
+                    renderer = renderer.with_realm(realm.clone());
+                }
+                if let Some(metadata) = &metadata {
+                    renderer = renderer.with_resource_metadata(metadata.url());
+                }
+                Arc::new(renderer)
             }
         };
         let enricher: Option<Arc<dyn Enricher>> = match self.enricher {
@@ -263,15 +284,19 @@ impl PortcullisBuilder {
             );
         }
         let propagator = wiring.propagator()?;
+        let health = Arc::new(wiring.health_check());
         Ok(Portcullis {
             propagator,
+            health,
             pipeline: Arc::new(Pipeline {
                 resolver,
                 validator,
                 enricher,
                 renderer,
                 userinfo: userinfo.map(|client| client as Arc<dyn UserinfoSource>),
-                rules: Arc::new(wiring.rules()?),
+                rules,
+                metadata,
+                telemetry: wiring.telemetry().clone(),
             }),
             config: Arc::new(loaded.config),
             #[cfg(feature = "dev-issuer")]

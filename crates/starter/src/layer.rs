@@ -1,6 +1,7 @@
 //! The authentication middleware: [`AuthLayer`], [`AuthService`].
 //!
-//! For every request: find what the access rules ask of it (`[[portcullis.rules]]`, else
+//! The layer answers `GET /.well-known/oauth-protected-resource` (RFC 9728) itself, without a
+//! token. For every other request: find what the access rules ask of it (`[[portcullis.rules]]`, else
 //! `default-rule`), resolve the token, validate it, enrich the principal, check the rule, and put
 //! the principal into the request extensions for the `Principal` extractor and the route
 //! requirements. A bad token is always refused here; a missing token only where the rule permits
@@ -13,7 +14,6 @@ use axum::body::Body;
 use axum::response::Response;
 use http::Request;
 use portcullis_core::BoxFuture;
-use portcullis_core::context::log_error;
 use portcullis_core::rules::{Access, RuleSet};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -81,6 +81,12 @@ where
         // The clone that was polled ready handles this request (tower's usual pattern).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        if let Some(metadata) = self.pipeline.resource_metadata()
+            && metadata.is_request_for(request.method(), request.uri().path())
+        {
+            let response = metadata.response().map(Body::from);
+            return Box::pin(async move { Ok(response) });
+        }
         let pipeline = self.pipeline.clone();
         let rules = self.rules.clone();
         Box::pin(async move {
@@ -91,7 +97,6 @@ where
                 }
                 Ok(None) => {}
                 Err(error) => {
-                    log_error(&error);
                     return Ok(pipeline.renderer().render(&error).map(Body::from));
                 }
             }

@@ -33,7 +33,9 @@ mod builder;
 pub mod config;
 #[cfg(feature = "dev-issuer")]
 pub mod dev;
+pub mod health;
 mod layer;
+pub mod metadata;
 mod pipeline;
 mod wiring;
 
@@ -44,6 +46,7 @@ pub use authorize::{
 pub use auto::AutoValidator;
 pub use builder::{Portcullis, PortcullisBuilder, StartupError};
 pub use config::{ConfigError, ConfigErrors, ConfigLoader, LoadedConfig};
+pub use health::Health;
 pub use layer::{AuthLayer, AuthService};
 pub use pipeline::Pipeline;
 
@@ -59,3 +62,10 @@ pub use portcullis_jwt_local as jwt;
 pub use portcullis_macros::{requires_authorities, requires_scopes};
 pub use portcullis_propagate as propagate;
 pub use portcullis_userinfo as userinfo;
+
+#[doc(hidden)]
+pub mod __private {
+    //! What `#[requires_scopes]` expands to; not a public API.
+    pub use inventory;
+    pub use portcullis_core::scope::DeclaredScopes;
+}

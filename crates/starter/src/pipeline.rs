@@ -3,11 +3,17 @@
 use std::sync::Arc;
 
 use http::request::Parts;
+use portcullis_core::context::log_error;
+use portcullis_core::observe::Telemetry;
 use portcullis_core::rules::{Access, RuleSet};
+use tracing::Instrument as _;
+
+use crate::metadata::ProtectedResource;
 use portcullis_core::{
     AuthContext, AuthError, Enricher, ErrorRenderer, Principal, TokenResolver, TokenValidator,
     UserinfoSource,
 };
+use tracing::field::Empty;
 
 /// The components one request goes through. Built by [`crate::PortcullisBuilder`].
 #[derive(Clone)]
@@ -19,6 +25,8 @@ pub struct Pipeline {
     pub(crate) renderer: Arc<dyn ErrorRenderer>,
     pub(crate) userinfo: Option<Arc<dyn UserinfoSource>>,
     pub(crate) rules: Arc<RuleSet>,
+    pub(crate) metadata: Option<Arc<ProtectedResource>>,
+    pub(crate) telemetry: Arc<Telemetry>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -40,16 +48,53 @@ impl Pipeline {
             Some(enricher) => enricher.enrich(principal, parts).await?,
             None => principal,
         };
-        tracing::debug!(target: "portcullis", subject = ?principal.subject(), client_id = ?principal.client_id(), "request authenticated");
         Ok(Some(principal))
     }
 
-    /// Authenticates a request and applies the access rules: what the layer does.
+    /// Authenticates a request and applies the access rules: what the layer does. Runs in a
+    /// `portcullis.authenticate` span whose fields say who called and what was decided (`subject`,
+    /// `client_id`, `outcome`, `reason`; never the token), logs a refusal, and counts the outcome
+    /// in `portcullis_validations_total`.
     pub async fn admit(
         &self,
         parts: &Parts,
         rules: &RuleSet,
     ) -> Result<Option<Principal>, AuthError> {
+        let span = tracing::info_span!(
+            target: "portcullis",
+            "portcullis.authenticate",
+            subject = Empty,
+            client_id = Empty,
+            outcome = Empty,
+            reason = Empty,
+        );
+        let result = self.decide(parts, rules).instrument(span.clone()).await;
+        match &result {
+            Ok(Some(principal)) => {
+                if !span.is_disabled() {
+                    span.record("subject", principal.subject());
+                    span.record("client_id", principal.client_id());
+                    span.record("outcome", "accepted");
+                    span.in_scope(
+                        || tracing::debug!(target: "portcullis", "request authenticated"),
+                    );
+                }
+                self.telemetry.validation(Ok(()));
+            }
+            Ok(None) => {
+                span.record("outcome", "anonymous");
+            }
+            Err(error) => {
+                span.record("outcome", outcome(error));
+                span.record("reason", error.reason().as_str());
+                span.in_scope(|| log_error(error));
+                self.telemetry.validation(Err(error));
+            }
+        }
+        result
+    }
+
+    async fn decide(&self, parts: &Parts, rules: &RuleSet) -> Result<Option<Principal>, AuthError> {
         let access = rules.decide(&parts.method, parts.uri.path());
         if *access == Access::DenyAll {
             return Err(AuthError::forbidden(
@@ -78,11 +123,31 @@ impl Pipeline {
         AuthContext {
             renderer: self.renderer.clone(),
             userinfo: self.userinfo.clone(),
+            telemetry: Some(self.telemetry.clone()),
         }
+    }
+
+    /// The RFC 9728 metadata the layer serves, when a resource identifier is known.
+    pub fn resource_metadata(&self) -> Option<&Arc<ProtectedResource>> {
+        self.metadata.as_ref()
+    }
+
+    /// The metrics and health state the components report to.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
     }
 
     /// The renderer for error responses.
     pub fn renderer(&self) -> &Arc<dyn ErrorRenderer> {
         &self.renderer
+    }
+}
+
+/// The `outcome` field of a refusal.
+fn outcome(error: &AuthError) -> &'static str {
+    match error.kind() {
+        portcullis_core::ErrorKind::Unavailable => "unavailable",
+        portcullis_core::ErrorKind::Misconfigured => "error",
+        _ => "rejected",
     }
 }

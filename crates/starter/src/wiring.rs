@@ -77,6 +77,51 @@ impl<'a> Wiring<'a> {
         })
     }
 
+    /// The telemetry every component reports to (through the shared HTTP client).
+    pub(crate) fn telemetry(&self) -> &Arc<portcullis_core::observe::Telemetry> {
+        self.http.telemetry()
+    }
+
+    /// The RFC 9728 metadata, when a resource identifier is known.
+    pub(crate) fn resource_metadata(
+        &self,
+        rules: &RuleSet,
+    ) -> Option<Arc<crate::metadata::ProtectedResource>> {
+        let config = self.config();
+        match crate::metadata::ProtectedResource::from_config(config, rules) {
+            Some(metadata) => {
+                tracing::info!(
+                    "portcullis: protected-resource metadata (RFC 9728) for {} at {}, named in every challenge ({})",
+                    metadata.resource(),
+                    metadata.url(),
+                    if config.resource_metadata.resource.is_some() {
+                        self.source("resource-metadata.resource")
+                    } else {
+                        format!("the audience, {}", self.source("audience"))
+                    }
+                );
+                Some(Arc::new(metadata))
+            }
+            None if !config.resource_metadata.enabled => {
+                tracing::info!(
+                    "portcullis: no protected-resource metadata (portcullis.resource-metadata.enabled = false)"
+                );
+                None
+            }
+            None => {
+                tracing::info!(
+                    "portcullis: no protected-resource metadata (RFC 9728): set portcullis.resource-metadata.resource to this API's https URL (no audience is one)"
+                );
+                None
+            }
+        }
+    }
+
+    /// The health check, sharing the components' HTTP client and telemetry.
+    pub(crate) fn health_check(&self) -> crate::health::HealthCheck {
+        crate::health::HealthCheck::new(self.issuer.clone(), self.config().mode, self.http.clone())
+    }
+
     fn config(&self) -> &PortcullisConfig {
         &self.loaded.config
     }

@@ -9,6 +9,7 @@ use moka::Expiry;
 use moka::future::Cache;
 use portcullis_core::cache_key::TokenKey;
 use portcullis_core::http::{HttpClient, body_excerpt};
+use portcullis_core::observe::{CacheName, IdpEndpoint};
 use portcullis_core::principal::Claims;
 use portcullis_core::{AuthError, BoxFuture, Clock, EndpointSource, Principal, UserinfoSource};
 use serde_json::Value;
@@ -84,10 +85,16 @@ impl UserinfoClient {
         let key = TokenKey::of(principal.token());
         if let Some(entry) = self.cache.get(&key).await {
             if entry.expires_at > self.clock.unix_seconds() {
+                self.http
+                    .telemetry()
+                    .cache_lookup(CacheName::Userinfo, true);
                 return Ok(entry.claims);
             }
             self.cache.invalidate(&key).await;
         }
+        self.http
+            .telemetry()
+            .cache_lookup(CacheName::Userinfo, false);
         match self
             .cache
             .try_get_with(key, self.fetch_entry(principal))
@@ -106,7 +113,7 @@ impl UserinfoClient {
         };
         let url = self.endpoint.resolve().await?;
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let response = self
+        let request = self
             .http
             .reqwest()
             .get(&url)
@@ -114,27 +121,20 @@ impl UserinfoClient {
             .header(
                 AUTHORIZATION,
                 format!("Bearer {}", principal.token().expose()),
-            )
-            .send()
+            );
+        let answer = self
+            .http
+            .exchange(IdpEndpoint::Userinfo, &url, request)
             .await
-            .map_err(|e| {
-                AuthError::unavailable(format!(
-                    "userinfo failed: {}",
-                    self.http.transport_error(&url, &e)
-                ))
-            })?;
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
+            .map_err(|e| AuthError::unavailable(format!("userinfo failed: {e}")))?;
+        let status = answer.status.as_u16();
+        let content_type = answer
+            .headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let body = self
-            .http
-            .read_body(&url, response)
-            .await
-            .map_err(|e| AuthError::unavailable(format!("userinfo failed: {e}")))?;
+        let body = answer.body;
         if status == 401 || status == 403 {
             return Err(AuthError::unavailable(format!(
                 "the userinfo endpoint {url} refused the access token (HTTP {status}: {}); some IdPs serve userinfo only for tokens issued without a resource/audience",

@@ -5,6 +5,7 @@
 //! [`ErrorKind::code`]); [`render`] builds the response. The client sees `description`; logs also
 //! see `detail`, which may name internals (URLs, settings) that clients must not.
 
+mod reason;
 mod render;
 
 use std::borrow::Cow;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 
+pub use reason::Reason;
 pub use render::{ErrorRenderer, Rfc6750Renderer};
 
 /// The RFC 6750 §3.1 error codes, and the one this crate adds for 503.
@@ -90,6 +92,7 @@ pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 #[derive(Clone, PartialEq, Eq)]
 pub struct AuthError {
     kind: ErrorKind,
+    reason: Reason,
     description: Cow<'static, str>,
     detail: Option<String>,
     scope: Option<String>,
@@ -100,6 +103,7 @@ impl AuthError {
     fn new(kind: ErrorKind, description: impl Into<Cow<'static, str>>) -> Self {
         Self {
             kind,
+            reason: Reason::default_for(kind),
             description: description.into(),
             detail: None,
             scope: None,
@@ -137,6 +141,9 @@ impl AuthError {
     /// (it becomes the challenge's `scope` attribute); authority requirements leave it out.
     pub fn forbidden(scope: Option<String>, description: impl Into<Cow<'static, str>>) -> Self {
         let mut error = Self::new(ErrorKind::InsufficientScope, description);
+        if scope.is_none() {
+            error.reason = Reason::Forbidden;
+        }
         error.scope = scope;
         error
     }
@@ -169,6 +176,14 @@ impl AuthError {
         self
     }
 
+    /// Names the precise reason (for metrics, logs and `portcullis inspect`); the kind and the
+    /// response stay as they are.
+    #[must_use]
+    pub fn with_reason(mut self, reason: Reason) -> Self {
+        self.reason = reason;
+        self
+    }
+
     /// Sets `Retry-After` (for [`ErrorKind::Unavailable`]).
     #[must_use]
     pub fn with_retry_after(mut self, retry_after: Duration) -> Self {
@@ -179,6 +194,11 @@ impl AuthError {
     /// The kind.
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+
+    /// The precise reason: a stable, low-cardinality name such as `expired` or `wrong_audience`.
+    pub fn reason(&self) -> Reason {
+        self.reason
     }
 
     /// The HTTP status.
@@ -211,6 +231,7 @@ impl fmt::Debug for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("AuthError");
         s.field("kind", &self.kind)
+            .field("reason", &self.reason)
             .field("description", &self.description);
         if let Some(detail) = &self.detail {
             s.field("detail", detail);

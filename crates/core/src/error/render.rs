@@ -19,6 +19,7 @@ pub trait ErrorRenderer: Send + Sync + 'static {
 #[derive(Debug, Clone, Default)]
 pub struct Rfc6750Renderer {
     realm: Option<String>,
+    resource_metadata: Option<String>,
 }
 
 impl Rfc6750Renderer {
@@ -31,6 +32,14 @@ impl Rfc6750Renderer {
     #[must_use]
     pub fn with_realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(realm.into());
+        self
+    }
+
+    /// Adds `resource_metadata="…"` (RFC 9728 §5.1) to every challenge: where a client finds
+    /// which authorization server and scopes this resource wants.
+    #[must_use]
+    pub fn with_resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.resource_metadata = Some(url.into());
         self
     }
 
@@ -49,6 +58,9 @@ impl Rfc6750Renderer {
         }
         if let Some(scope) = error.required_scope() {
             params.push(("scope", quoted_string_safe(scope)));
+        }
+        if let Some(url) = &self.resource_metadata {
+            params.push(("resource_metadata", quoted_string_safe(url)));
         }
         let mut value = String::from("Bearer");
         for (i, (name, v)) in params.iter().enumerate() {
