@@ -283,6 +283,10 @@ impl PortcullisBuilder {
                 "portcullis: discovery is lazy: metadata and keys are fetched at the first request (the service starts while the IdP is down)"
             );
         }
+        #[cfg(feature = "testing")]
+        tracing::warn!(
+            "portcullis: the `testing` feature is on: requests carrying test claims skip token validation; never ship this build"
+        );
         let propagator = wiring.propagator()?;
         let health = Arc::new(wiring.health_check());
         Ok(Portcullis {
@@ -297,6 +301,7 @@ impl PortcullisBuilder {
                 rules,
                 metadata,
                 telemetry: wiring.telemetry().clone(),
+                mapping: portcullis_core::mapping::ClaimMapping::from_config(&loaded.config.claims),
             }),
             config: Arc::new(loaded.config),
             #[cfg(feature = "dev-issuer")]

@@ -1,6 +1,8 @@
 //! The development issuer: an in-process OpenID Provider on 127.0.0.1 that serves discovery and
 //! a JWKS, and mints ES256 access tokens, so an example runs without any IdP.
 //!
+//! `portcullis mint --issuer <its URL>` gets tokens from it (`POST /mint`).
+//!
 //! It is for local development only: its key lives in memory, anyone who can reach the process
 //! can get tokens from it, and the starter uses it only when no issuer is configured and the
 //! application asked for it ([`crate::PortcullisBuilder::dev_issuer_when_unconfigured`]).
@@ -11,25 +13,111 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use axum::Json;
-use axum::routing::get;
+use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
+/// An ES256 signing key with its JWK: what the development issuer and `portcullis-test`'s
+/// mock issuer sign with.
+pub struct DevKey {
+    kid: String,
+    key: EcdsaKeyPair,
+}
+
+impl std::fmt::Debug for DevKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevKey").field("kid", &self.kid).finish()
+    }
+}
+
+impl DevKey {
+    /// Generates a P-256 key.
+    pub fn generate() -> std::io::Result<Self> {
+        let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            .map_err(|_| std::io::Error::other("cannot generate an ES256 key"))?;
+        let point = key.public_key().as_ref();
+        let kid = format!("dev-{}", &b64(&point[1..9]));
+        Ok(Self { kid, key })
+    }
+
+    /// The key id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public key as a JWK.
+    pub fn jwk(&self) -> Value {
+        let point = self.key.public_key().as_ref();
+        json!({
+            "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": self.kid,
+            "x": b64(&point[1..33]), "y": b64(&point[33..65]),
+        })
+    }
+
+    /// Signs `claims` as a compact JWS with `typ: at+jwt`.
+    pub fn sign(&self, claims: &Map<String, Value>) -> String {
+        self.sign_with_typ(claims, Some("at+jwt"))
+    }
+
+    /// Signs `claims` with the given `typ` (or none).
+    pub fn sign_with_typ(&self, claims: &Map<String, Value>, typ: Option<&str>) -> String {
+        let mut header = json!({"alg": "ES256", "kid": self.kid});
+        if let Some(typ) = typ {
+            header["typ"] = typ.into();
+        }
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(Value::Object(claims.clone()).to_string().as_bytes())
+        );
+        match self.key.sign(&SystemRandom::new(), input.as_bytes()) {
+            Ok(signature) => format!("{input}.{}", b64(signature.as_ref())),
+            // Signing with a generated key does not fail; an unsigned string would be refused by
+            // every validator, never accepted.
+            Err(_) => format!("{input}."),
+        }
+    }
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// What `POST /mint` on the development issuer takes (all optional).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MintRequest {
+    /// `sub` (default `developer`).
+    pub sub: Option<String>,
+    /// Scopes, space-delimited.
+    pub scope: Option<String>,
+    /// Lifetime in seconds (default 3600, at most one day).
+    pub lifetime: Option<u64>,
+    /// More claims; `iss`, `aud`, `iat`, `exp`, `jti` are filled in when absent.
+    pub claims: Map<String, Value>,
+}
+
 /// A running development issuer. Dropping it stops its server.
 pub struct DevIssuer {
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+struct Shared {
     issuer: String,
     audience: String,
-    kid: String,
-    key: Arc<EcdsaKeyPair>,
-    server: tokio::task::JoinHandle<()>,
+    key: DevKey,
 }
 
 impl std::fmt::Debug for DevIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DevIssuer")
-            .field("issuer", &self.issuer)
-            .field("kid", &self.kid)
+            .field("issuer", &self.shared.issuer)
+            .field("kid", &self.shared.key.kid)
             .finish()
     }
 }
@@ -41,16 +129,10 @@ impl Drop for DevIssuer {
 }
 
 impl DevIssuer {
-    /// Generates a P-256 key and starts serving on a free loopback port.
+    /// Generates a P-256 key and starts serving on a free loopback port: discovery, the JWKS,
+    /// and `POST /mint` (what `portcullis mint --issuer <url>` calls).
     pub async fn start(audience: impl Into<String>) -> std::io::Result<Self> {
-        let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
-            .map_err(|_| std::io::Error::other("cannot generate the development issuer's key"))?;
-        let point = key.public_key().as_ref();
-        let kid = format!("dev-{}", &b64(&point[1..9]));
-        let jwk = json!({
-            "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kid,
-            "x": b64(&point[1..33]), "y": b64(&point[33..65]),
-        });
+        let key = DevKey::generate()?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let issuer = format!("http://{}", listener.local_addr()?);
         let metadata = json!({
@@ -60,51 +142,81 @@ impl DevIssuer {
             "subject_types_supported": ["public"],
             "response_types_supported": ["token"],
         });
-        let jwks = json!({"keys": [jwk]});
+        let jwks = json!({"keys": [key.jwk()]});
+        let shared = Arc::new(Shared {
+            issuer,
+            audience: audience.into(),
+            key,
+        });
+        let minter = shared.clone();
         let app = axum::Router::new()
             .route(
                 "/.well-known/openid-configuration",
                 get(move || std::future::ready(Json(metadata.clone()))),
             )
-            .route("/jwks", get(move || std::future::ready(Json(jwks.clone()))));
+            .route("/jwks", get(move || std::future::ready(Json(jwks.clone()))))
+            .route(
+                "/mint",
+                post(move |Json(request): Json<MintRequest>| {
+                    let token = minter.mint_request(request);
+                    std::future::ready(Json(json!({
+                        "access_token": token,
+                        "token_type": "Bearer",
+                    })))
+                }),
+            );
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!("portcullis: the development issuer stopped: {e}");
             }
         });
-        Ok(Self {
-            issuer,
-            audience: audience.into(),
-            kid,
-            key: Arc::new(key),
-            server,
-        })
+        Ok(Self { shared, server })
     }
 
     /// The issuer identifier (`http://127.0.0.1:<port>`).
     pub fn issuer(&self) -> &str {
-        &self.issuer
+        &self.shared.issuer
     }
 
     /// The audience its tokens carry.
     pub fn audience(&self) -> &str {
-        &self.audience
+        &self.shared.audience
     }
 
     /// Mints an RFC 9068 access token for `subject` with `scopes`.
     pub fn mint(&self, subject: &str, scopes: &[&str], lifetime: Duration) -> String {
-        let mut claims = Map::new();
-        claims.insert("sub".into(), subject.into());
-        claims.insert("scope".into(), scopes.join(" ").into());
-        claims.insert("client_id".into(), "portcullis-dev".into());
-        self.mint_claims(claims, lifetime)
+        self.shared.mint_request(MintRequest {
+            sub: Some(subject.into()),
+            scope: Some(scopes.join(" ")),
+            lifetime: Some(lifetime.as_secs()),
+            claims: Map::new(),
+        })
     }
 
     /// Mints a token with any claims; `iss`, `aud`, `iat`, `exp` and `jti` are added when absent.
-    pub fn mint_claims(&self, mut claims: Map<String, Value>, lifetime: Duration) -> String {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+    pub fn mint_claims(&self, claims: Map<String, Value>, lifetime: Duration) -> String {
+        self.shared.mint_claims(claims, lifetime)
+    }
+}
+
+impl Shared {
+    fn mint_request(&self, request: MintRequest) -> String {
+        let mut claims = request.claims;
+        claims
+            .entry("sub")
+            .or_insert_with(|| request.sub.unwrap_or_else(|| "developer".into()).into());
+        if let Some(scope) = request.scope {
+            claims.entry("scope").or_insert_with(|| scope.into());
+        }
+        claims
+            .entry("client_id")
+            .or_insert_with(|| "portcullis-dev".into());
+        let lifetime = request.lifetime.unwrap_or(3600).min(86_400);
+        self.mint_claims(claims, Duration::from_secs(lifetime))
+    }
+
+    fn mint_claims(&self, mut claims: Map<String, Value>, lifetime: Duration) -> String {
+        let now = unix_now();
         claims
             .entry("iss")
             .or_insert_with(|| self.issuer.clone().into());
@@ -118,22 +230,12 @@ impl DevIssuer {
         claims
             .entry("jti")
             .or_insert_with(|| format!("dev-{now}-{}", rand_suffix()).into());
-        let header = json!({"alg": "ES256", "typ": "at+jwt", "kid": self.kid});
-        let input = format!(
-            "{}.{}",
-            b64(header.to_string().as_bytes()),
-            b64(Value::Object(claims).to_string().as_bytes())
-        );
-        match self.key.sign(&SystemRandom::new(), input.as_bytes()) {
-            Ok(signature) => format!("{input}.{}", b64(signature.as_ref())),
-            // Signing with a freshly generated key does not fail; an unsigned string would be
-            // refused by every validator, never accepted.
-            Err(_) => format!("{input}."),
-        }
+        self.key.sign(&claims)
     }
 }
 
-fn rand_suffix() -> String {
+/// A short random string.
+pub fn rand_suffix() -> String {
     let mut bytes = [0u8; 6];
     let _ = aws_lc_rs::rand::fill(&mut bytes);
     b64(&bytes)

@@ -37,6 +37,8 @@ pub mod health;
 mod layer;
 pub mod metadata;
 mod pipeline;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod wiring;
 
 pub use authorize::{

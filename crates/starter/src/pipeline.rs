@@ -27,6 +27,11 @@ pub struct Pipeline {
     pub(crate) rules: Arc<RuleSet>,
     pub(crate) metadata: Option<Arc<ProtectedResource>>,
     pub(crate) telemetry: Arc<Telemetry>,
+    #[cfg_attr(
+        not(feature = "testing"),
+        allow(dead_code, reason = "used by the testing feature")
+    )]
+    pub(crate) mapping: portcullis_core::mapping::ClaimMapping,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -40,6 +45,11 @@ impl std::fmt::Debug for Pipeline {
 impl Pipeline {
     /// Authenticates a request: `Ok(None)` when it carries no token.
     pub async fn authenticate(&self, parts: &Parts) -> Result<Option<Principal>, AuthError> {
+        #[cfg(feature = "testing")]
+        if let Some(test) = parts.extensions.get::<crate::testing::TestAuthentication>() {
+            let token = portcullis_core::BearerToken::new(crate::testing::TEST_TOKEN);
+            return Ok(Some(self.mapping.principal(token, test.claims.clone())));
+        }
         let Some(token) = self.resolver.resolve(parts)? else {
             return Ok(None);
         };

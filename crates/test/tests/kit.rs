@@ -1,0 +1,304 @@
+//! The test kit, used as a user would: handler tests with claims and no token, and with real
+//! tokens from the mock issuer in both modes. Also the runnable example the README points to.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use portcullis::core::config::{AuthorityClaim, Mode};
+use portcullis::{Portcullis, Principal, UserInfo, requires_authorities, requires_scopes};
+use portcullis_test::{MockIssuer, MockJwt, RequestExt};
+use tower::ServiceExt;
+
+#[requires_scopes("orders:read")]
+async fn orders(principal: Principal) -> String {
+    format!("orders of {}", principal.subject().unwrap_or("?"))
+}
+
+#[requires_authorities("ROLE_admin")]
+async fn admin(principal: Principal) -> String {
+    format!("admin {}", principal.subject().unwrap_or("?"))
+}
+
+async fn me(principal: Principal, userinfo: UserInfo) -> String {
+    format!(
+        "{} {}",
+        principal.subject().unwrap_or("?"),
+        userinfo.get("name").and_then(|v| v.as_str()).unwrap_or("-")
+    )
+}
+
+fn app(portcullis: &Portcullis) -> Router {
+    Router::new()
+        .route("/orders", get(orders))
+        .route("/admin", get(admin))
+        .route("/me", get(me))
+        .layer(portcullis.layer())
+}
+
+async fn call(app: &Router, request: Request<Body>) -> (StatusCode, String, Option<String>) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        String::from_utf8_lossy(&body).into_owned(),
+        challenge,
+    )
+}
+
+fn get_req(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).unwrap()
+}
+
+fn bearer(path: &str, token: &str) -> Request<Body> {
+    Request::get(path)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn claims_without_a_token_pass_the_route_requirement_they_satisfy() {
+    let issuer = MockIssuer::start().await.unwrap();
+    let app = app(&issuer.portcullis().await.unwrap());
+    let request = get_req("/orders").with_jwt(MockJwt::subject("alice").scopes(["orders:read"]));
+    let (status, body, _) = call(&app, request).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "orders of alice"));
+    // No IdP call was needed.
+    assert_eq!(issuer.introspection_calls(), 0);
+}
+
+#[tokio::test]
+async fn claims_without_the_scope_get_403_with_the_scope_named() {
+    let issuer = MockIssuer::start().await.unwrap();
+    let app = app(&issuer.portcullis().await.unwrap());
+    let request = get_req("/orders").with_jwt(MockJwt::subject("alice").scopes(["other"]));
+    let (status, _, challenge) = call(&app, request).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let challenge = challenge.unwrap();
+    assert!(
+        challenge.contains("insufficient_scope") && challenge.contains("scope=\"orders:read\""),
+        "{challenge}"
+    );
+}
+
+#[tokio::test]
+async fn claims_go_through_the_services_authority_mapping() {
+    let issuer = MockIssuer::start().await.unwrap();
+    let mut config = issuer.config();
+    config.claims.authorities = vec![AuthorityClaim {
+        path: "realm_access.roles".into(),
+        prefix: "ROLE_".into(),
+    }];
+    let portcullis = Portcullis::builder().config(config).build().await.unwrap();
+    let app = app(&portcullis);
+    let admin_claims = serde_json::json!({"roles": ["admin"]});
+    let request =
+        get_req("/admin").with_jwt(MockJwt::subject("root").claim("realm_access", admin_claims));
+    assert_eq!(call(&app, request).await.0, StatusCode::OK);
+    let request = get_req("/admin").with_jwt(
+        MockJwt::subject("guest").claim("realm_access", serde_json::json!({"roles": ["user"]})),
+    );
+    assert_eq!(call(&app, request).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn without_claims_the_layer_still_answers_401() {
+    let issuer = MockIssuer::start().await.unwrap();
+    let app = app(&issuer.portcullis().await.unwrap());
+    let (status, _, challenge) = call(&app, get_req("/orders")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(challenge.as_deref(), Some("Bearer"));
+}
+
+#[tokio::test]
+async fn a_router_without_the_layer_sees_the_principal_too() {
+    let app = Router::new().route(
+        "/who",
+        get(|p: Principal| async move { p.subject().unwrap_or("?").to_owned() }),
+    );
+    let request = get_req("/who").with_jwt(MockJwt::subject("carol"));
+    let (status, body, _) = call(&app, request).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "carol"));
+}
+
+#[tokio::test]
+async fn real_jwts_from_the_mock_issuer_are_validated_end_to_end() {
+    let issuer = MockIssuer::start().await.unwrap();
+    let app = app(&issuer.portcullis().await.unwrap());
+    let good = issuer.token().subject("bob").scopes(["orders:read"]).jwt();
+    let (status, body, _) = call(&app, bearer("/orders", &good)).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "orders of bob"));
+
+    let expired = issuer
+        .token()
+        .scopes(["orders:read"])
+        .expired(Duration::from_secs(600))
+        .jwt();
+    let (status, _, challenge) = call(&app, bearer("/orders", &expired)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.unwrap().contains("expired"));
+
+    let elsewhere = issuer
+        .token()
+        .scopes(["orders:read"])
+        .audience("api://other")
+        .jwt();
+    let (status, _, challenge) = call(&app, bearer("/orders", &elsewhere)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.unwrap().contains("another audience"));
+}
+
+#[tokio::test]
+async fn opaque_tokens_are_introspected_and_revocation_is_seen() {
+    let issuer = MockIssuer::start().await.unwrap();
+    let portcullis = Portcullis::builder()
+        .config(issuer.config_with_mode(Mode::Introspect))
+        .build()
+        .await
+        .unwrap();
+    let app = app(&portcullis);
+    let token = issuer
+        .token()
+        .subject("dave")
+        .scopes(["orders:read"])
+        .opaque();
+    let (status, body, _) = call(&app, bearer("/orders", &token)).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "orders of dave"));
+    assert_eq!(issuer.introspection_calls(), 1);
+
+    let revoked = issuer.token().scopes(["orders:read"]).opaque();
+    issuer.revoke(&revoked);
+    let (status, _, challenge) = call(&app, bearer("/orders", &revoked)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.unwrap().contains("not active"));
+}
+
+#[tokio::test]
+async fn userinfo_comes_from_the_mock_issuer() {
+    let issuer = MockIssuer::start().await.unwrap();
+    issuer.set_userinfo("erin", serde_json::json!({"name": "Erin Example"}));
+    let app = app(&issuer.portcullis().await.unwrap());
+    let token = issuer.token().subject("erin").jwt();
+    let (status, body, _) = call(&app, bearer("/me", &token)).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, "erin Erin Example")
+    );
+}
+
+mod protected_resource_metadata {
+    use super::*;
+    use portcullis::require_scopes;
+
+    const RESOURCE: &str = "http://127.0.0.1:9/api";
+    const METADATA_URL: &str = "http://127.0.0.1:9/.well-known/oauth-protected-resource/api";
+
+    async fn metadata_app(issuer: &MockIssuer, resource: Option<&str>) -> Router {
+        let mut config = issuer.config();
+        config.resource_metadata.resource = resource.map(str::to_owned);
+        config.resource_metadata.resource_name = Some("Orders API".into());
+        let portcullis = Portcullis::builder().config(config).build().await.unwrap();
+        Router::new()
+            .route("/orders", get(orders))
+            .route("/stock", get(|| async { "stock" }))
+            .route_layer(require_scopes(["stock:write"]))
+            .layer(portcullis.layer())
+    }
+
+    #[tokio::test]
+    async fn the_layer_serves_the_document_without_a_token() {
+        let issuer = MockIssuer::start().await.unwrap();
+        let app = metadata_app(&issuer, Some(RESOURCE)).await;
+        let (status, body, _) =
+            call(&app, get_req("/.well-known/oauth-protected-resource/api")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(doc["resource"], RESOURCE);
+        assert_eq!(
+            doc["authorization_servers"],
+            serde_json::json!([issuer.issuer()])
+        );
+        assert_eq!(
+            doc["bearer_methods_supported"],
+            serde_json::json!(["header"])
+        );
+        assert_eq!(doc["resource_name"], "Orders API");
+        let scopes: Vec<&str> = doc["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        // From #[requires_scopes] (collected at link time) and from a route layer.
+        assert!(scopes.contains(&"orders:read"), "{scopes:?}");
+        assert!(scopes.contains(&"stock:write"), "{scopes:?}");
+    }
+
+    #[tokio::test]
+    async fn every_challenge_names_the_metadata() {
+        let issuer = MockIssuer::start().await.unwrap();
+        let app = metadata_app(&issuer, Some(RESOURCE)).await;
+        let (status, _, challenge) = call(&app, get_req("/orders")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            challenge.as_deref(),
+            Some(format!("Bearer resource_metadata=\"{METADATA_URL}\"").as_str())
+        );
+        let (status, _, challenge) = call(&app, bearer("/orders", "not-a-jwt")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let challenge = challenge.unwrap();
+        assert!(
+            challenge.contains("invalid_token")
+                && challenge.contains(&format!("resource_metadata=\"{METADATA_URL}\"")),
+            "{challenge}"
+        );
+        let request = get_req("/orders").with_jwt(MockJwt::subject("x"));
+        let (status, _, challenge) = call(&app, request).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(challenge.unwrap().contains("resource_metadata="));
+    }
+
+    #[tokio::test]
+    async fn without_a_resource_identifier_nothing_is_published() {
+        let issuer = MockIssuer::start().await.unwrap();
+        // The audience api://test is not a URL, and no resource is configured.
+        let app = metadata_app(&issuer, None).await;
+        let (status, _, challenge) =
+            call(&app, get_req("/.well-known/oauth-protected-resource")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(challenge.as_deref(), Some("Bearer"));
+    }
+
+    #[tokio::test]
+    async fn a_resource_that_is_not_a_url_stops_startup() {
+        let issuer = MockIssuer::start().await.unwrap();
+        let mut config = issuer.config();
+        config.resource_metadata.resource = Some("orders api".into());
+        let error = Portcullis::builder()
+            .config(config)
+            .build()
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("portcullis.resource-metadata.resource"),
+            "{error}"
+        );
+    }
+}
