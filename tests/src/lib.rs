@@ -422,11 +422,15 @@ impl Service {
 
     /// Serves hello-api with an already built Portcullis.
     pub async fn serve(portcullis: &Portcullis) -> Self {
+        Self::serve_router(hello_api::app(portcullis)).await
+    }
+
+    /// Serves any router on a free loopback port.
+    pub async fn serve_router(app: axum::Router) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let app = hello_api::app(portcullis);
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -470,6 +474,18 @@ impl Service {
                 .expect("request"),
         )
         .await
+    }
+
+    /// `GET path` and the body as text (for `/metrics`).
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
     }
 
     /// `GET path` with raw Authorization header values (each appended).

@@ -101,6 +101,23 @@ async fn no_secret_reaches_a_log_line_an_error_or_debug_output() {
         "{line}"
     );
     assert!(line.contains("client-id (= hello-api)"), "{line}");
+    // Each decision runs in a `portcullis.authenticate` span whose fields say who and why.
+    let accepted = log
+        .lines()
+        .find(|l| l.contains("portcullis.authenticate{") && l.contains("request authenticated"))
+        .unwrap_or_else(|| panic!("no span on an accepted request:\n{log}"));
+    for field in [
+        "subject=\"alice\"",
+        "client_id=\"portcullis-test\"",
+        "outcome=\"accepted\"",
+    ] {
+        assert!(accepted.contains(field), "{field} in {accepted}");
+    }
+    let refused = log
+        .lines()
+        .find(|l| l.contains("portcullis.authenticate{") && l.contains("reason=\"bad_signature\""))
+        .unwrap_or_else(|| panic!("no span with the reason of the tampered token:\n{log}"));
+    assert!(refused.contains("outcome=\"rejected\""), "{refused}");
     for secret in &secrets {
         for (what, text) in [("log", &log), ("error", &error), ("Debug", &debug)] {
             assert!(

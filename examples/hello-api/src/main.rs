@@ -16,6 +16,14 @@ async fn main() -> ExitCode {
         )
         .init();
 
+    // Before Portcullis is built: its counters register with the recorder installed then.
+    let metrics = match hello_api::install_metrics() {
+        Ok(handle) => handle,
+        Err(error) => {
+            eprintln!("cannot install the metrics recorder: {error}");
+            return ExitCode::from(1);
+        }
+    };
     let builder = match Portcullis::builder().load_config() {
         Ok(builder) => builder,
         Err(errors) => {
@@ -49,7 +57,7 @@ async fn main() -> ExitCode {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    if let Err(error) = axum::serve(listener, hello_api::app(&portcullis))
+    if let Err(error) = axum::serve(listener, hello_api::app_with_metrics(&portcullis, metrics))
         .with_graceful_shutdown(shutdown)
         .await
     {

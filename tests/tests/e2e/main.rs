@@ -32,4 +32,5 @@ mod hostile;
 mod introspection;
 mod jwt;
 mod microservices;
+mod observability;
 mod scopes;
