@@ -112,24 +112,24 @@ pub fn is_loopback(url: &Url) -> bool {
 }
 
 /// The parts of the authorization server's metadata Portcullis uses. Unknown members are kept.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct ProviderMetadata {
     /// `issuer`: must equal the configured issuer exactly.
     pub issuer: String,
     /// `jwks_uri`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
     /// `token_endpoint`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint: Option<String>,
     /// `introspection_endpoint` (RFC 7662).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introspection_endpoint: Option<String>,
     /// `userinfo_endpoint` (OIDC).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_endpoint: Option<String>,
     /// `revocation_endpoint` (RFC 7009).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint: Option<String>,
     /// Every other member.
     #[serde(flatten)]

@@ -25,6 +25,7 @@ pub mod config;
 pub mod discovery;
 pub mod enrich;
 pub mod error;
+pub mod explain;
 pub mod http;
 pub mod json;
 pub mod mapping;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use http::request::Parts;
 
 use crate::error::AuthError;
+use crate::explain::Step;
 use crate::principal::Principal;
 use crate::secret::BearerToken;
 
@@ -37,6 +38,23 @@ pub trait TokenValidator: Send + Sync + 'static {
     fn name(&self) -> &'static str {
         std::any::type_name::<Self>()
     }
+
+    /// Explains, step by step, why `token` passes or fails (`portcullis inspect`). The default
+    /// runs [`TokenValidator::validate`] as one step; the built-in validators show each check.
+    fn explain<'a>(
+        &'a self,
+        token: &'a BearerToken,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Vec<Step>> {
+        Box::pin(async move {
+            let result = self.validate(token, request).await.map(|_| ());
+            vec![Step::from_result(
+                self.name(),
+                &result,
+                "the validator accepts the token",
+            )]
+        })
+    }
 }
 
 impl<T: TokenValidator + ?Sized> TokenValidator for Arc<T> {
@@ -54,5 +72,13 @@ impl<T: TokenValidator + ?Sized> TokenValidator for Arc<T> {
 
     fn name(&self) -> &'static str {
         (**self).name()
+    }
+
+    fn explain<'a>(
+        &'a self,
+        token: &'a BearerToken,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Vec<Step>> {
+        (**self).explain(token, request)
     }
 }

@@ -12,6 +12,7 @@ use portcullis_core::cache_key::{LookupKeys, TokenKey};
 use portcullis_core::client_auth::ClientAuth;
 use portcullis_core::config::PortcullisConfig;
 use portcullis_core::error::Reason;
+use portcullis_core::explain::Step;
 use portcullis_core::http::{HttpClient, body_excerpt};
 use portcullis_core::mapping::ClaimMapping;
 use portcullis_core::observe::{CacheName, IdpEndpoint};
@@ -222,6 +223,52 @@ impl IntrospectionValidator {
         })
     }
 
+    /// One uncached introspection call, explained: the endpoint, the call (as which client),
+    /// the answer and its checks.
+    pub async fn explain_token(&self, token: &BearerToken) -> Vec<Step> {
+        let mut steps = Vec::new();
+        match self.endpoint_url().await {
+            Ok(url) => steps.push(Step::passed("introspection endpoint", url)),
+            Err(error) => {
+                steps.push(Step::failed(
+                    "introspection endpoint",
+                    &self.to_auth_error(error),
+                ));
+                return steps;
+            }
+        }
+        let client = format!(
+            "as client {} with {}",
+            self.client_auth.client_id(),
+            self.client_auth.method()
+        );
+        match self.call(token).await {
+            Ok(Answer::Active(claims)) => {
+                steps.push(Step::passed(
+                    "introspection call",
+                    format!("active: true ({client})"),
+                ));
+                steps.push(Step::info("answer", Value::Object(claims).to_string()));
+                steps.push(Step::passed(
+                    "answer checks",
+                    "token_type, iss, exp, nbf, iat and aud are acceptable",
+                ));
+            }
+            Ok(Answer::Refused(error)) => {
+                steps.push(Step::passed(
+                    "introspection call",
+                    format!("answered ({client})"),
+                ));
+                steps.push(Step::failed("answer checks", &error));
+            }
+            Err(error) => steps.push(Step::failed(
+                "introspection call",
+                &self.to_auth_error(error),
+            )),
+        }
+        steps
+    }
+
     async fn endpoint_url(&self) -> Result<String, CallError> {
         self.endpoint.resolve().await.map_err(|error| {
             let detail = error.detail().unwrap_or(error.description()).to_owned();
@@ -380,6 +427,14 @@ impl TokenValidator for IntrospectionValidator {
 
     fn prepare(&self) -> BoxFuture<'_, Result<(), AuthError>> {
         Box::pin(self.check_credentials())
+    }
+
+    fn explain<'a>(
+        &'a self,
+        token: &'a BearerToken,
+        _request: &'a Parts,
+    ) -> BoxFuture<'a, Vec<Step>> {
+        Box::pin(self.explain_token(token))
     }
 
     fn name(&self) -> &'static str {

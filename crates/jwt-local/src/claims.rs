@@ -33,21 +33,35 @@ pub fn check_claims(
     claims: &Map<String, Value>,
     rules: &JwtClaimRules<'_>,
 ) -> Result<(), AuthError> {
-    if !rules.typed_access_token && looks_like_id_token(claims) {
+    check_not_id_token(claims, rules.typed_access_token)?;
+    check_standard_claims(claims, &standard_rules(claims, rules))
+}
+
+/// Refuses a token with ID-token markers, unless its header said `typ: at+jwt`.
+pub fn check_not_id_token(
+    claims: &Map<String, Value>,
+    typed_access_token: bool,
+) -> Result<(), AuthError> {
+    if !typed_access_token && looks_like_id_token(claims) {
         return Err(AuthError::invalid_token(ID_TOKEN_MESSAGE).with_reason(Reason::IdToken));
     }
-    check_standard_claims(
-        claims,
-        &ClaimRules {
-            issuer: rules.issuer,
-            audiences: rules.audiences,
-            accept_any_audience: rules.accept_any_audience,
-            leeway: rules.leeway,
-            now: rules.now,
-            presence: Presence::JWT,
-            id_token_hint: !rules.typed_access_token && may_be_id_token(claims),
-        },
-    )
+    Ok(())
+}
+
+/// The shared rules for a JWT: every standard claim required.
+pub fn standard_rules<'a>(
+    claims: &Map<String, Value>,
+    rules: &JwtClaimRules<'a>,
+) -> ClaimRules<'a> {
+    ClaimRules {
+        issuer: rules.issuer,
+        audiences: rules.audiences,
+        accept_any_audience: rules.accept_any_audience,
+        leeway: rules.leeway,
+        now: rules.now,
+        presence: Presence::JWT,
+        id_token_hint: !rules.typed_access_token && may_be_id_token(claims),
+    }
 }
 
 /// Markers only an ID token carries (nonce, at_hash, c_hash; Keycloak's `typ: "ID"` claim).

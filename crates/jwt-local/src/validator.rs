@@ -11,12 +11,13 @@ use portcullis_core::{
     AuthError, BearerToken, BoxFuture, Clock, EndpointSource, Principal, TokenValidator,
 };
 
-use crate::claims::{JwtClaimRules, check_claims};
+use crate::claims::{JwtClaimRules, check_claims, check_not_id_token, standard_rules};
 use crate::header::{CompactJws, JoseHeader, check_header};
 use crate::jwks::VerificationKey;
 use crate::settings::JwtSettings;
 use crate::store::JwksStore;
-use portcullis_core::claims::printable;
+use portcullis_core::claims::{STANDARD_CHECKS, printable};
+use portcullis_core::explain::Step;
 
 /// Validates JWT access tokens against the issuer's JWKS (RFC 9068, RFC 8725).
 ///
@@ -233,19 +234,129 @@ impl JwtValidator {
         )?;
         self.verify_signature(&jws, &header).await?;
         let claims = jws.claims()?;
-        let leeway = i64::try_from(self.settings.leeway.as_secs()).unwrap_or(i64::MAX);
-        let rules = JwtClaimRules {
-            issuer: self.settings.issuer.as_str(),
-            audiences: &self.settings.audiences,
-            accept_any_audience: self.settings.accept_any_audience,
-            leeway,
-            now: self.clock.unix_seconds(),
-            typed_access_token: header.typed_access_token,
-        };
-        check_claims(&claims, &rules)?;
+        check_claims(&claims, &self.claim_rules(header.typed_access_token))?;
         let principal = self.settings.mapping.principal(token.clone(), claims);
         let exp = principal.expires_at_unix().unwrap_or(0);
         Ok((principal, header.kid, exp))
+    }
+
+    fn claim_rules(&self, typed_access_token: bool) -> JwtClaimRules<'_> {
+        JwtClaimRules {
+            issuer: self.settings.issuer.as_str(),
+            audiences: &self.settings.audiences,
+            accept_any_audience: self.settings.accept_any_audience,
+            leeway: i64::try_from(self.settings.leeway.as_secs()).unwrap_or(i64::MAX),
+            now: self.clock.unix_seconds(),
+            typed_access_token,
+        }
+    }
+
+    /// Every check of [`JwtValidator::validate_token`], one step each, without the cache. After a
+    /// header or signature failure the claims are still decoded and checked, marked untrusted,
+    /// so one run shows every problem of a token.
+    pub async fn explain_token(&self, token: &BearerToken) -> Vec<Step> {
+        let mut steps = Vec::new();
+        let jws = match CompactJws::split(token.expose()) {
+            Ok(jws) => {
+                steps.push(Step::passed(
+                    "format",
+                    "a signed JWT (three base64url parts)",
+                ));
+                jws
+            }
+            Err(error) => {
+                steps.push(Step::failed("format", &error));
+                return steps;
+            }
+        };
+        steps.push(Step::info(
+            "header",
+            serde_json::Value::Object(jws.header.clone()).to_string(),
+        ));
+        let header = check_header(
+            &jws.header,
+            &self.settings.algorithms,
+            &self.hmac_algorithms,
+            self.settings.strict_typ,
+        );
+        let mut trusted = false;
+        let typed = match &header {
+            Ok(header) => {
+                steps.push(Step::passed(
+                    "algorithm and header",
+                    format!(
+                        "alg {:?} is allowed; typ {}",
+                        header.alg,
+                        if header.typed_access_token {
+                            "at+jwt"
+                        } else {
+                            "absent or JWT"
+                        }
+                    ),
+                ));
+                let signature = self.verify_signature(&jws, header).await;
+                trusted = signature.is_ok();
+                let kid = header.kid.as_deref().unwrap_or("(none)");
+                steps.push(Step::from_result(
+                    "key and signature",
+                    &signature,
+                    format!("verified with the issuer's key kid {kid}"),
+                ));
+                header.typed_access_token
+            }
+            Err(error) => {
+                steps.push(Step::failed("algorithm and header", error));
+                steps.push(Step::skipped(
+                    "key and signature",
+                    "not checked: the header is refused",
+                ));
+                false
+            }
+        };
+        let claims = match jws.claims() {
+            Ok(claims) => claims,
+            Err(error) => {
+                steps.push(Step::failed("claims", &error));
+                return steps;
+            }
+        };
+        let untrusted = if trusted {
+            ""
+        } else {
+            " (claims unverified: the signature did not verify)"
+        };
+        steps.push(Step::info(
+            "claims",
+            format!("{}{untrusted}", serde_json::Value::Object(claims.clone())),
+        ));
+        let rules = self.claim_rules(typed);
+        steps.push(Step::from_result(
+            "access token, not ID token",
+            &check_not_id_token(&claims, typed),
+            if typed {
+                "typ at+jwt says so"
+            } else {
+                "no ID-token markers (nonce, at_hash, c_hash)"
+            },
+        ));
+        let standard = standard_rules(&claims, &rules);
+        for (name, check) in STANDARD_CHECKS {
+            let result = check(&claims, &standard);
+            let claim = name
+                .split_once('(')
+                .map_or("", |(_, c)| c.trim_end_matches(')'));
+            let seen = match claims.get(claim) {
+                None => "absent".to_owned(),
+                Some(value) => match (claim, value.as_i64()) {
+                    ("exp" | "nbf" | "iat", Some(at)) => {
+                        format!("{at} ({})", relative(at - standard.now))
+                    }
+                    _ => value.to_string(),
+                },
+            };
+            steps.push(Step::from_result(name, &result, format!("{claim} {seen}")));
+        }
+        steps
     }
 
     async fn verify_signature(
@@ -317,6 +428,15 @@ impl JwtValidator {
     }
 }
 
+/// `in 3600 s` / `30 s ago`.
+fn relative(seconds: i64) -> String {
+    if seconds >= 0 {
+        format!("in {seconds} s")
+    } else {
+        format!("{} s ago", -seconds)
+    }
+}
+
 impl JwtValidator {
     fn verify(
         &self,
@@ -353,5 +473,13 @@ impl TokenValidator for JwtValidator {
 
     fn name(&self) -> &'static str {
         "JwtValidator (local JWT validation)"
+    }
+
+    fn explain<'a>(
+        &'a self,
+        token: &'a BearerToken,
+        _request: &'a Parts,
+    ) -> BoxFuture<'a, Vec<Step>> {
+        Box::pin(self.explain_token(token))
     }
 }

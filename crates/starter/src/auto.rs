@@ -4,6 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::request::Parts;
+use portcullis_core::explain::Step;
 use portcullis_core::{AuthError, BearerToken, BoxFuture, Principal, TokenValidator};
 use portcullis_introspect_remote::IntrospectionValidator;
 use portcullis_jwt_local::JwtValidator;
@@ -70,6 +71,30 @@ impl TokenValidator for AutoValidator {
         Box::pin(async move {
             self.jwt.prepare().await?;
             self.introspection.prepare().await
+        })
+    }
+
+    fn explain<'a>(
+        &'a self,
+        token: &'a BearerToken,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Vec<Step>> {
+        Box::pin(async move {
+            let local = self.is_local_jwt(token.expose());
+            let mut steps = vec![Step::info(
+                "route (mode = auto)",
+                if local {
+                    format!("a JWS whose iss is {}: validated locally", self.issuer)
+                } else {
+                    "not a JWS of the configured issuer: introspected".to_owned()
+                },
+            )];
+            if local {
+                steps.extend(self.jwt.explain(token, request).await);
+            } else {
+                steps.extend(self.introspection.explain(token, request).await);
+            }
+            steps
         })
     }
 

@@ -205,7 +205,7 @@ impl Shared {
         claims
             .entry("sub")
             .or_insert_with(|| request.sub.unwrap_or_else(|| "developer".into()).into());
-        if let Some(scope) = request.scope {
+        if let Some(scope) = request.scope.filter(|s| !s.trim().is_empty()) {
             claims.entry("scope").or_insert_with(|| scope.into());
         }
         claims

@@ -9,6 +9,7 @@ use portcullis_core::rules::{Access, RuleSet};
 use tracing::Instrument as _;
 
 use crate::metadata::ProtectedResource;
+use portcullis_core::explain::Step;
 use portcullis_core::{
     AuthContext, AuthError, Enricher, ErrorRenderer, Principal, TokenResolver, TokenValidator,
     UserinfoSource,
@@ -121,6 +122,52 @@ impl Pipeline {
             }
             (_, Some(principal)) => Ok(Some(principal)),
         }
+    }
+
+    /// Explains what the layer would decide for a request, step by step (`portcullis inspect`):
+    /// token resolution, each check of the validator, the claim mapping and, for the request's
+    /// method and path, the access rule. The verdict is the real decision ([`Pipeline::admit`]),
+    /// so the explanation can never disagree with the service.
+    pub async fn explain(
+        &self,
+        parts: &Parts,
+    ) -> (Vec<Step>, Result<Option<Principal>, AuthError>) {
+        let mut steps = Vec::new();
+        match self.resolver.resolve(parts) {
+            Ok(Some(token)) => {
+                steps.push(Step::passed(
+                    "bearer token",
+                    format!("{} bytes, well-formed", token.len()),
+                ));
+                steps.extend(self.validator.explain(&token, parts).await);
+            }
+            Ok(None) => steps.push(Step::failed("bearer token", &AuthError::missing_token())),
+            Err(error) => steps.push(Step::failed("bearer token", &error)),
+        }
+        let verdict = self.decide(parts, &self.rules).await;
+        if let Ok(Some(principal)) = &verdict {
+            let scopes: Vec<&str> = principal.scopes().iter().map(|s| s.as_str()).collect();
+            steps.push(Step::info(
+                "principal",
+                format!(
+                    "subject {:?}, client {:?}, scopes [{}], authorities [{}]",
+                    principal.subject().unwrap_or("-"),
+                    principal.client_id().unwrap_or("-"),
+                    scopes.join(" "),
+                    principal.authorities().join(" ")
+                ),
+            ));
+        }
+        let access = self.rules.decide(&parts.method, parts.uri.path());
+        let rule = format!("{} {}: {access:?}", parts.method, parts.uri.path());
+        steps.push(match &verdict {
+            Err(error) if error.kind() == portcullis_core::ErrorKind::InsufficientScope => {
+                Step::failed("access rule", error)
+            }
+            Err(_) => Step::info("access rule", rule),
+            Ok(_) => Step::passed("access rule", rule),
+        });
+        (steps, verdict)
     }
 
     /// The configured access rules.

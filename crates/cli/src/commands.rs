@@ -1,0 +1,606 @@
+//! The four commands.
+
+use std::io::Read as _;
+use std::sync::Arc;
+use std::time::Instant;
+
+use portcullis::core::client_auth::ClientAuth;
+use portcullis::core::config::{ClientAuthMethod, Mode};
+use portcullis::core::explain::{Step, StepStatus};
+use portcullis::core::http::HttpClient;
+use portcullis::core::observe::IdpEndpoint;
+use portcullis::core::{
+    AuthError, Discovery, Endpoint, EndpointSource, ErrorKind, IssuerUrl, Principal, Secret,
+    SystemClock,
+};
+use portcullis::introspect::{IntrospectionSettings, IntrospectionValidator};
+use portcullis::jwt::jwks::KeySet;
+use portcullis::jwt::settings::ASYMMETRIC_ALGORITHMS;
+use portcullis::{ConfigErrors, ConfigLoader, LoadedConfig, Portcullis, PortcullisConfig};
+use serde_json::{Map, Value, json};
+
+use crate::output::{print_json, print_steps, show};
+use crate::{ConfigArgs, ConfigSource, DiscoverArgs, InspectArgs, MintArgs, exit};
+
+fn load(source: &ConfigSource) -> Result<LoadedConfig, ConfigErrors> {
+    let mut loader = ConfigLoader::new().dir(&source.config_dir);
+    if let Some(profile) = &source.profile {
+        loader = loader.profile(profile.clone());
+    }
+    loader.load()
+}
+
+fn config_errors_json(errors: &ConfigErrors) -> Value {
+    Value::Array(
+        errors
+            .0
+            .iter()
+            .map(|e| {
+                json!({
+                    "key": e.key,
+                    "value": e.value,
+                    "reason": e.reason,
+                    "source": e.source,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn report_config_errors(errors: &ConfigErrors, as_json: bool) -> u8 {
+    if as_json {
+        print_json(&json!({"valid": false, "errors": config_errors_json(errors)}));
+    } else {
+        eprintln!("the configuration is invalid:\n{errors}");
+    }
+    exit::CONFIG
+}
+
+/// The exit code for a refusal.
+fn code_for(error: &AuthError) -> u8 {
+    match error.kind() {
+        ErrorKind::Unavailable => exit::UNAVAILABLE,
+        ErrorKind::Misconfigured => exit::CONFIG,
+        _ => exit::REFUSED,
+    }
+}
+
+fn read_token(argument: &str) -> Result<String, String> {
+    let raw = if argument == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read the token from standard input: {e}"))?;
+        text
+    } else {
+        argument.to_owned()
+    };
+    let trimmed = raw.trim();
+    let token = match trimmed.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => trimmed,
+    };
+    if token.is_empty() {
+        return Err("no token given".into());
+    }
+    Ok(token.to_owned())
+}
+
+fn parse_mode(text: &str) -> Result<Mode, String> {
+    serde_json::from_value(Value::String(text.to_owned()))
+        .map_err(|_| format!("--mode {text:?}: expected jwt, introspect or auto"))
+}
+
+/// `portcullis inspect`.
+pub async fn inspect(args: InspectArgs) -> u8 {
+    let token = match read_token(&args.token) {
+        Ok(token) => token,
+        Err(error) => {
+            eprintln!("portcullis inspect: {error}");
+            return exit::USAGE;
+        }
+    };
+    let mut loaded = match load(&args.source) {
+        Ok(loaded) => loaded,
+        // Overrides may fix what is missing (no issuer in the files): start from defaults then.
+        Err(errors) if args.issuer.is_some() && !args.audience.is_empty() => {
+            let _ = errors;
+            LoadedConfig::from_config(PortcullisConfig::default())
+        }
+        Err(errors) => return report_config_errors(&errors, args.json),
+    };
+    if let Some(issuer) = &args.issuer {
+        loaded.config.issuer = Some(issuer.clone());
+    }
+    if !args.audience.is_empty() {
+        loaded.config.audience = args.audience.clone();
+    }
+    if let Some(mode) = &args.mode {
+        match parse_mode(mode) {
+            Ok(mode) => loaded.config.mode = mode,
+            Err(error) => {
+                eprintln!("portcullis inspect: {error}");
+                return exit::USAGE;
+            }
+        }
+    }
+    // Explain failures instead of refusing to start.
+    loaded.config.discovery.eager = false;
+    let config = loaded.config.clone();
+    let portcullis = match Portcullis::builder().loaded_config(loaded).build().await {
+        Ok(portcullis) => portcullis,
+        Err(error) => {
+            if args.json {
+                print_json(&json!({"valid": false, "errors": [error.to_string()]}));
+            } else {
+                eprintln!("portcullis inspect: the configuration cannot be used:\n{error}");
+            }
+            return exit::CONFIG;
+        }
+    };
+    let request = http::Request::builder()
+        .method(args.method.as_str())
+        .uri(args.path.as_str())
+        .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(());
+    let (steps, verdict) = match request {
+        Ok(request) => {
+            let (parts, ()) = request.into_parts();
+            portcullis.pipeline().explain(&parts).await
+        }
+        Err(error) => {
+            let refusal = AuthError::invalid_request(format!(
+                "the token, the method or the path cannot be sent in an HTTP request: {error}"
+            ));
+            (vec![Step::failed("bearer token", &refusal)], Err(refusal))
+        }
+    };
+    let code = match &verdict {
+        Ok(_) => exit::OK,
+        Err(error) => code_for(error),
+    };
+    let verdict_json = match &verdict {
+        Ok(principal) => json!({
+            "accepted": true,
+            "status": 200,
+            "subject": principal.as_ref().and_then(Principal::subject),
+        }),
+        Err(error) => json!({
+            "accepted": false,
+            "status": error.status().as_u16(),
+            "error": error.kind().code(),
+            "reason": error.reason().as_str(),
+            "description": error.description(),
+            "detail": error.detail(),
+        }),
+    };
+    if args.json {
+        print_json(&json!({
+            "mode": config.mode,
+            "issuer": config.issuer,
+            "audience": config.audience,
+            "steps": steps,
+            "verdict": verdict_json,
+        }));
+        return code;
+    }
+    crate::outln!(
+        "portcullis inspect · mode {} · issuer {} · audience {}",
+        show(&serde_json::to_value(config.mode).unwrap_or(Value::Null)),
+        config.issuer.as_deref().unwrap_or("(none)"),
+        config.audience.join(" ")
+    );
+    print_steps(&steps);
+    match &verdict {
+        Ok(_) => crate::outln!("\naccepted: {} {} would answer 200", args.method, args.path),
+        Err(error) => {
+            crate::outln!(
+                "\nrefused: {} {}, reason {}: {}",
+                error.status().as_u16(),
+                error.kind().code().unwrap_or("(bare challenge)"),
+                error.reason(),
+                error.description()
+            );
+            if let Some(detail) = error.detail() {
+                crate::outln!("detail (for the operator): {detail}");
+            }
+        }
+    }
+    code
+}
+
+/// `portcullis config`.
+pub fn config(args: ConfigArgs) -> u8 {
+    let loaded = match load(&args.source) {
+        Ok(loaded) => loaded,
+        Err(errors) => return report_config_errors(&errors, args.json),
+    };
+    let mut keys = Vec::new();
+    leaf_keys(
+        "",
+        &serde_json::to_value(&loaded.config).unwrap_or(Value::Null),
+        &mut keys,
+    );
+    let rows: Vec<(String, Value, String)> = keys
+        .into_iter()
+        .map(|(key, value)| {
+            let source = loaded.source_of(&key);
+            let value = if portcullis::config::is_secret_key(&key) && !value.is_null() {
+                Value::String("***".into())
+            } else {
+                value
+            };
+            (key, value, source)
+        })
+        .collect();
+    if args.json {
+        let entries: Vec<Value> = rows
+            .iter()
+            .map(|(key, value, source)| {
+                json!({"key": format!("portcullis.{key}"), "value": value, "source": source})
+            })
+            .collect();
+        print_json(&json!({"valid": true, "keys": entries}));
+        return exit::OK;
+    }
+    let width = rows.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0) + 11;
+    for (key, value, source) in &rows {
+        crate::outln!(
+            "{:<width$} = {:<40}  ({source})",
+            format!("portcullis.{key}"),
+            value.to_string(),
+        );
+    }
+    crate::outln!("\nthe configuration is valid");
+    exit::OK
+}
+
+/// Leaf keys of a JSON object, dotted; arrays and empty objects are leaves.
+fn leaf_keys(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                leaf_keys(&key, v, out);
+            }
+        }
+        _ => out.push((prefix.to_owned(), value.clone())),
+    }
+}
+
+/// `portcullis discover`.
+pub async fn discover(args: DiscoverArgs) -> u8 {
+    let issuer = match IssuerUrl::parse(&args.issuer, args.allow_http) {
+        Ok(issuer) => issuer,
+        Err(error) => {
+            eprintln!("portcullis discover: {}: {error}", args.issuer);
+            return exit::USAGE;
+        }
+    };
+    let http = match HttpClient::new(Default::default()) {
+        Ok(http) => http,
+        Err(error) => {
+            eprintln!("portcullis discover: {error}");
+            return exit::UNAVAILABLE;
+        }
+    };
+    let mut report = Map::new();
+    let mut steps = Vec::new();
+    let mut code = exit::OK;
+    report.insert("issuer".into(), issuer.as_str().into());
+
+    // 1. Metadata (OpenID, else RFC 8414), timed.
+    let discovery = Arc::new(Discovery::new(
+        issuer.clone(),
+        http.clone(),
+        Arc::new(SystemClock),
+        std::time::Duration::ZERO,
+    ));
+    let started = Instant::now();
+    let metadata = discovery.metadata().await;
+    let elapsed = started.elapsed().as_millis();
+    let metadata = match metadata {
+        Ok(metadata) => {
+            steps.push(Step::passed(
+                "metadata",
+                format!(
+                    "{} answered in {elapsed} ms; issuer matches byte for byte",
+                    issuer.openid_configuration_url()
+                ),
+            ));
+            metadata
+        }
+        Err(error) => {
+            steps.push(Step::failed("metadata", &error));
+            code = code_for(&error).max(exit::REFUSED);
+            return finish_discover(report, steps, args.json, code);
+        }
+    };
+    let document = serde_json::to_value(&*metadata).unwrap_or(Value::Null);
+    for (member, what) in [
+        ("jwks_uri", "keys for local JWT validation"),
+        ("introspection_endpoint", "RFC 7662 introspection"),
+        ("userinfo_endpoint", "OIDC userinfo"),
+        ("token_endpoint", "client credentials and token exchange"),
+    ] {
+        match document.get(member).and_then(Value::as_str) {
+            Some(url) => steps.push(Step::info(member, format!("{url} ({what})"))),
+            None => steps.push(Step::info(member, format!("not published ({what})"))),
+        }
+    }
+    for member in [
+        "id_token_signing_alg_values_supported",
+        "introspection_endpoint_auth_methods_supported",
+        "token_endpoint_auth_methods_supported",
+    ] {
+        if let Some(value) = document.get(member) {
+            steps.push(Step::info(member, show(value)));
+        }
+    }
+    report.insert("metadata".into(), document);
+
+    // 2. The JWKS: every key, usable or not and why.
+    if let Some(jwks_uri) = &metadata.jwks_uri {
+        let started = Instant::now();
+        match http.get_json::<Value>(IdpEndpoint::Jwks, jwks_uri).await {
+            Ok(fetched) => {
+                let elapsed = started.elapsed().as_millis();
+                let (keys, step) = describe_keys(&fetched.value, elapsed);
+                if step.status == StepStatus::Failed {
+                    code = exit::REFUSED;
+                }
+                steps.push(step);
+                report.insert("keys".into(), keys);
+            }
+            Err(error) => {
+                steps.push(Step::failed(
+                    "jwks",
+                    &AuthError::unavailable(error.to_string()),
+                ));
+                code = exit::UNAVAILABLE;
+            }
+        }
+    }
+
+    // 3. Introspection with the client credentials given.
+    if let Some(client_id) = &args.client_id {
+        let step = try_introspection(&args, client_id, &issuer, &http, discovery).await;
+        if step.status == StepStatus::Failed {
+            code = code.max(if step.status_code == Some(503) {
+                exit::UNAVAILABLE
+            } else {
+                exit::REFUSED
+            });
+        }
+        steps.push(step);
+    }
+    finish_discover(report, steps, args.json, code)
+}
+
+fn describe_keys(document: &Value, elapsed_ms: u128) -> (Value, Step) {
+    let set = match KeySet::parse(document, &ASYMMETRIC_ALGORITHMS) {
+        Ok(set) => set,
+        Err(why) => {
+            return (
+                Value::Null,
+                Step::failed("jwks", &AuthError::unavailable(why)),
+            );
+        }
+    };
+    let usable: Vec<&str> = set.kids();
+    let keys: Vec<Value> = document
+        .get("keys")
+        .and_then(Value::as_array)
+        .map(|keys| {
+            keys.iter()
+                .map(|jwk| {
+                    let kid = jwk.get("kid").and_then(Value::as_str);
+                    json!({
+                        "kid": kid,
+                        "kty": jwk.get("kty"),
+                        "alg": jwk.get("alg"),
+                        "use": jwk.get("use"),
+                        "crv": jwk.get("crv"),
+                        "usable": kid.is_some_and(|k| usable.contains(&k)),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let summary = keys
+        .iter()
+        .map(|k| {
+            format!(
+                "{} ({} {}{})",
+                show(&k["kid"]),
+                show(&k["kty"]),
+                show(&k["alg"]),
+                if k["usable"] == true {
+                    ""
+                } else {
+                    ", not usable"
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut detail = format!(
+        "{} key(s), {} usable, fetched in {elapsed_ms} ms: {summary}",
+        keys.len(),
+        set.keys.len()
+    );
+    if !set.skipped.is_empty() {
+        detail.push_str(&format!(" — skipped: {}", set.skipped.join("; ")));
+    }
+    let step = if set.keys.is_empty() {
+        Step::failed(
+            "jwks",
+            &AuthError::misconfigured(format!("no usable signing key: {detail}")),
+        )
+    } else {
+        Step::passed("jwks", detail)
+    };
+    (json!({"keys": keys, "skipped": set.skipped}), step)
+}
+
+async fn try_introspection(
+    args: &DiscoverArgs,
+    client_id: &str,
+    issuer: &IssuerUrl,
+    http: &HttpClient,
+    discovery: Arc<Discovery>,
+) -> Step {
+    let name = "introspection";
+    let method: ClientAuthMethod = match serde_json::from_value(Value::String(
+        args.auth_method.clone(),
+    )) {
+        Ok(method) => method,
+        Err(_) => {
+            return Step::failed(
+                name,
+                &AuthError::misconfigured(format!(
+                    "--auth-method {:?}: expected client_secret_basic, client_secret_post or none",
+                    args.auth_method
+                )),
+            );
+        }
+    };
+    let mut config = PortcullisConfig {
+        issuer: Some(issuer.as_str().to_owned()),
+        audience: vec!["portcullis-discover".into()],
+        mode: Mode::Introspect,
+        ..PortcullisConfig::default()
+    };
+    config.introspection.client_id = Some(client_id.to_owned());
+    config.introspection.client_secret = args.client_secret.clone().map(Secret::new);
+    config.introspection.auth_method = method;
+    let client_auth = match ClientAuth::from_config(&config.introspection, issuer.as_str()) {
+        Ok(auth) => auth,
+        Err(why) => return Step::failed(name, &AuthError::misconfigured(why)),
+    };
+    let validator = IntrospectionValidator::new(
+        IntrospectionSettings::from_config(&config, issuer.clone()),
+        EndpointSource::Discovered(discovery, Endpoint::Introspection),
+        client_auth,
+        http.clone(),
+        Arc::new(SystemClock),
+    );
+    match validator.check_credentials().await {
+        Ok(()) => Step::passed(
+            name,
+            format!(
+                "client {client_id} ({}) is accepted: a probe token was answered (active: false, as it should be)",
+                args.auth_method
+            ),
+        ),
+        Err(error) => Step::failed(name, &error),
+    }
+}
+
+fn finish_discover(report: Map<String, Value>, steps: Vec<Step>, as_json: bool, code: u8) -> u8 {
+    if as_json {
+        let mut report = report;
+        report.insert(
+            "steps".into(),
+            serde_json::to_value(&steps).unwrap_or(Value::Null),
+        );
+        report.insert("ok".into(), (code == exit::OK).into());
+        print_json(&Value::Object(report));
+    } else {
+        crate::outln!(
+            "portcullis discover · {}",
+            report.get("issuer").map(show).unwrap_or_default()
+        );
+        print_steps(&steps);
+        crate::outln!(
+            "\n{}",
+            if code == exit::OK {
+                "the issuer is usable"
+            } else {
+                "the issuer has problems (see ✗ above)"
+            }
+        );
+    }
+    code
+}
+
+/// `portcullis mint`.
+pub async fn mint(args: MintArgs) -> u8 {
+    let url = match url_is_loopback(&args.issuer) {
+        Ok(url) => url,
+        Err(why) => {
+            eprintln!("portcullis mint: {why}");
+            return exit::USAGE;
+        }
+    };
+    let mut claims = Map::new();
+    for claim in &args.claims {
+        let Some((name, value)) = claim.split_once('=') else {
+            eprintln!("portcullis mint: --claim {claim:?}: expected NAME=VALUE");
+            return exit::USAGE;
+        };
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.into()));
+        claims.insert(name.to_owned(), value);
+    }
+    let body = json!({
+        "sub": args.subject,
+        "scope": args.scopes.join(" "),
+        "lifetime": args.lifetime,
+        "claims": claims,
+    });
+    let response = reqwest::Client::new()
+        .post(format!("{}/mint", url.trim_end_matches('/')))
+        .json(&body)
+        .send()
+        .await;
+    let answer: Value = match response {
+        Ok(response) if response.status().is_success() => match response.json().await {
+            Ok(answer) => answer,
+            Err(error) => {
+                eprintln!("portcullis mint: the issuer's answer is not JSON: {error}");
+                return exit::UNAVAILABLE;
+            }
+        },
+        Ok(response) => {
+            eprintln!(
+                "portcullis mint: {url}/mint answered HTTP {}; is this a Portcullis development issuer?",
+                response.status().as_u16()
+            );
+            return exit::UNAVAILABLE;
+        }
+        Err(error) => {
+            eprintln!("portcullis mint: cannot reach {url}: {error}");
+            return exit::UNAVAILABLE;
+        }
+    };
+    let Some(token) = answer.get("access_token").and_then(Value::as_str) else {
+        eprintln!("portcullis mint: the answer has no access_token");
+        return exit::UNAVAILABLE;
+    };
+    if args.json {
+        print_json(&answer);
+    } else {
+        crate::outln!("{token}");
+    }
+    exit::OK
+}
+
+fn url_is_loopback(text: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("--issuer {text:?}: {e}"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(domain)) => domain == "localhost",
+        None => false,
+    };
+    if !loopback {
+        return Err(format!(
+            "--issuer {text}: mint talks only to a development issuer on this machine (127.0.0.1, ::1 or localhost)"
+        ));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}

@@ -1,0 +1,379 @@
+//! The `portcullis` command, run as a user runs it, against the real test IdP, the mock issuer
+//! and the development issuer: output, `--json` and exit codes.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    reason = "tests: a failure stops the test with its message"
+)]
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use portcullis_e2e::{AUDIENCE, Idp, Kit};
+use portcullis_test::MockIssuer;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
+
+/// Runs the command off the async runtime (it has its own).
+async fn run(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(BIN)
+            .args(&args)
+            .env_remove("PORTCULLIS_PROFILE")
+            .output()
+            .expect("the portcullis binary runs")
+    })
+    .await
+    .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(output)))
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exit code")
+}
+
+/// A fresh configuration directory holding `default.toml`.
+fn config_dir(toml: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "portcullis-cli-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("default.toml"), toml).unwrap();
+    dir
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn idp_config(idp: &Idp, mode: &str) -> PathBuf {
+    config_dir(&format!(
+        r#"[portcullis]
+issuer = "{}"
+audience = "{AUDIENCE}"
+mode = "{mode}"
+
+[portcullis.introspection]
+client-id = "hello-api"
+client-secret = "hello-secret"
+"#,
+        idp.issuer
+    ))
+}
+
+fn step<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {report}"))
+}
+
+#[tokio::test]
+async fn inspect_accepts_a_valid_token_of_the_real_idp_and_shows_every_step() {
+    let idp = Idp::start().await;
+    let dir = idp_config(&idp, "jwt");
+    let token = idp
+        .user_token("alice", "hello:read", Some(Kit::JWT.hello))
+        .await
+        .access_token;
+    let dir_arg = dir.display().to_string();
+    let output = run(args(&["inspect", &token, "--config-dir", &dir_arg])).await;
+    assert_eq!(code(&output), 0, "{}", stdout(&output));
+    let text = stdout(&output);
+    assert!(text.contains("✓ key and signature"), "{text}");
+    assert!(text.contains("accepted"), "{text}");
+    assert!(!text.contains(&token), "the token is not echoed");
+
+    let output = run(args(&[
+        "inspect",
+        &token,
+        "--config-dir",
+        &dir_arg,
+        "--json",
+    ]))
+    .await;
+    let report = json(&output);
+    assert_eq!(report["verdict"]["accepted"], true);
+    assert_eq!(report["verdict"]["subject"], "alice");
+    for name in ["key and signature", "expiry (exp)", "audience (aud)"] {
+        assert_eq!(step(&report, name)["status"], "passed", "{name}");
+    }
+}
+
+#[tokio::test]
+async fn inspect_says_why_an_id_token_and_a_forged_token_are_refused() {
+    let idp = Idp::start().await;
+    let dir = idp_config(&idp, "jwt").display().to_string();
+    let tokens = idp
+        .user_token("alice", "openid hello:read", Some(Kit::JWT.hello))
+        .await;
+    let id_token = tokens.id_token.unwrap();
+    let output = run(args(&[
+        "inspect",
+        &id_token,
+        "--config-dir",
+        &dir,
+        "--json",
+    ]))
+    .await;
+    assert_eq!(code(&output), 1);
+    let report = json(&output);
+    assert_eq!(report["verdict"]["status"], 401);
+    assert!(
+        report["verdict"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("ID token"),
+        "{report}"
+    );
+
+    let access = tokens.access_token;
+    let forged = format!("{}AAAA", &access[..access.len() - 4]);
+    let output = run(args(&["inspect", &forged, "--config-dir", &dir, "--json"])).await;
+    assert_eq!(code(&output), 1);
+    let report = json(&output);
+    assert_eq!(report["verdict"]["reason"], "bad_signature");
+    let signature = step(&report, "key and signature");
+    assert_eq!(signature["status"], "failed");
+    // The claims are still checked (and marked unverified), so one run shows every problem.
+    assert_eq!(step(&report, "audience (aud)")["status"], "passed");
+}
+
+#[tokio::test]
+async fn inspect_reports_several_claim_problems_of_one_token() {
+    let issuer = MockIssuer::start().await.unwrap();
+    let token = issuer
+        .token()
+        .expired(Duration::from_secs(120))
+        .audience("api://elsewhere")
+        .jwt();
+    let dir = config_dir("[portcullis]\n").display().to_string();
+    let output = run(args(&[
+        "inspect",
+        &format!("Bearer {token}"),
+        "--config-dir",
+        &dir,
+        "--issuer",
+        issuer.issuer(),
+        "--audience",
+        "api://test",
+        "--json",
+    ]))
+    .await;
+    assert_eq!(code(&output), 1, "{}", stdout(&output));
+    let report = json(&output);
+    assert_eq!(report["verdict"]["reason"], "expired");
+    assert_eq!(step(&report, "expiry (exp)")["status"], "failed");
+    assert_eq!(step(&report, "audience (aud)")["status"], "failed");
+    assert_eq!(step(&report, "key and signature")["status"], "passed");
+}
+
+#[tokio::test]
+async fn inspect_introspects_opaque_tokens_and_exits_4_when_the_idp_is_down() {
+    let mut idp = Idp::start().await;
+    let dir = idp_config(&idp, "introspect").display().to_string();
+    let token = idp
+        .user_token("bob", "hello:read", Some(Kit::INTROSPECT.hello))
+        .await
+        .access_token;
+    let output = run(args(&["inspect", &token, "--config-dir", &dir, "--json"])).await;
+    assert_eq!(code(&output), 0, "{}", stdout(&output));
+    let report = json(&output);
+    assert_eq!(step(&report, "introspection call")["status"], "passed");
+    assert_eq!(report["verdict"]["subject"], "bob");
+
+    idp.stop().await;
+    let output = run(args(&["inspect", &token, "--config-dir", &dir])).await;
+    assert_eq!(code(&output), 4, "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("refused: 503"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[tokio::test]
+async fn discover_lists_metadata_and_keys_and_checks_client_credentials() {
+    let idp = Idp::start().await;
+    let output = run(args(&["discover", &idp.issuer, "--json"])).await;
+    assert_eq!(code(&output), 0, "{}", stdout(&output));
+    let report = json(&output);
+    assert_eq!(report["metadata"]["issuer"], idp.issuer.as_str());
+    let keys = report["keys"]["keys"].as_array().unwrap();
+    assert!(keys.iter().any(|k| k["usable"] == true), "{report}");
+
+    let good = run(args(&[
+        "discover",
+        &idp.issuer,
+        "--client-id",
+        "hello-api",
+        "--client-secret",
+        "hello-secret",
+    ]))
+    .await;
+    assert_eq!(code(&good), 0, "{}", stdout(&good));
+    assert!(
+        stdout(&good).contains("✓ introspection"),
+        "{}",
+        stdout(&good)
+    );
+
+    let bad = run(args(&[
+        "discover",
+        &idp.issuer,
+        "--client-id",
+        "hello-api",
+        "--client-secret",
+        "wrong",
+        "--json",
+    ]))
+    .await;
+    assert_eq!(code(&bad), 1, "{}", stdout(&bad));
+    let report = json(&bad);
+    let detail = step(&report, "introspection")["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        detail.contains("refused our client credentials"),
+        "{detail}"
+    );
+    assert!(
+        !detail.contains("wrong"),
+        "the secret is not shown: {detail}"
+    );
+}
+
+#[tokio::test]
+async fn discover_exits_4_for_an_unreachable_issuer_and_2_for_a_bad_one() {
+    let unreachable = run(args(&["discover", "http://127.0.0.1:1"])).await;
+    assert_eq!(code(&unreachable), 4, "{}", stdout(&unreachable));
+    let plain_http = run(args(&["discover", "http://idp.example.com"])).await;
+    assert_eq!(code(&plain_http), 2);
+}
+
+#[tokio::test]
+async fn config_prints_each_value_with_its_source_and_masks_secrets() {
+    let dir = config_dir(
+        r#"[portcullis]
+issuer = "https://idp.example.com"
+audience = "api://orders"
+
+[portcullis.introspection]
+client-id = "orders"
+client-secret = "do-not-print-me"
+"#,
+    );
+    let dir_arg = dir.display().to_string();
+    let output = run(args(&["config", "--config-dir", &dir_arg, "--json"])).await;
+    assert_eq!(code(&output), 0, "{}", stdout(&output));
+    let report = json(&output);
+    let entry = |key: &str| {
+        report["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["key"] == key)
+            .unwrap_or_else(|| panic!("no {key}"))
+            .clone()
+    };
+    assert_eq!(
+        entry("portcullis.issuer")["value"],
+        "https://idp.example.com"
+    );
+    assert!(
+        entry("portcullis.issuer")["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("default.toml:2"),
+        "{report}"
+    );
+    assert_eq!(entry("portcullis.mode")["source"], "default");
+    assert_eq!(
+        entry("portcullis.introspection.client-secret")["value"],
+        "***"
+    );
+    assert!(!stdout(&output).contains("do-not-print-me"));
+}
+
+#[tokio::test]
+async fn config_exits_3_and_names_the_key_and_line_of_a_bad_value() {
+    let dir = config_dir(
+        "[portcullis]\nissuer = \"https://idp.example.com\"\naudience = \"a\"\nmode = \"jwtt\"\n",
+    );
+    let output = run(args(&[
+        "config",
+        "--config-dir",
+        &dir.display().to_string(),
+    ]))
+    .await;
+    assert_eq!(code(&output), 3);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("portcullis.mode"), "{stderr}");
+    assert!(stderr.contains("default.toml:4"), "{stderr}");
+}
+
+#[tokio::test]
+async fn mint_gets_a_token_from_the_development_issuer_that_inspect_accepts() {
+    let dev = portcullis::dev::DevIssuer::start("api://hello")
+        .await
+        .unwrap();
+    let output = run(args(&[
+        "mint",
+        "--issuer",
+        dev.issuer(),
+        "--subject",
+        "carol",
+        "--scope",
+        "hello:read",
+        "--claim",
+        "roles=[\"admin\"]",
+    ]))
+    .await;
+    assert_eq!(
+        code(&output),
+        0,
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = stdout(&output).trim().to_owned();
+    let claims = portcullis_test::decode_claims(&token).unwrap();
+    assert_eq!(claims["sub"], "carol");
+    assert_eq!(claims["scope"], "hello:read");
+    assert_eq!(claims["roles"], serde_json::json!(["admin"]));
+
+    let dir = config_dir("[portcullis]\n").display().to_string();
+    let output = run(args(&[
+        "inspect",
+        &token,
+        "--config-dir",
+        &dir,
+        "--issuer",
+        dev.issuer(),
+        "--audience",
+        "api://hello",
+    ]))
+    .await;
+    assert_eq!(code(&output), 0, "{}", stdout(&output));
+
+    let remote = run(args(&["mint", "--issuer", "https://idp.example.com"])).await;
+    assert_eq!(code(&remote), 2);
+}
