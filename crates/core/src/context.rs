@@ -83,13 +83,13 @@ pub fn log_error(error: &AuthError) {
             tracing::debug!(target: "portcullis", status = 401, "request without bearer token")
         }
         ErrorKind::InvalidRequest | ErrorKind::InvalidToken | ErrorKind::InsufficientScope => {
-            tracing::info!(target: "portcullis", status = error.status().as_u16(), kind = ?error.kind(), reason = %description, "request refused")
+            tracing::info!(target: "portcullis", status = error.status().as_u16(), reason = error.reason().as_str(), %description, "request refused")
         }
         ErrorKind::Unavailable => {
-            tracing::warn!(target: "portcullis", status = 503, reason = %detail, "token could not be checked")
+            tracing::warn!(target: "portcullis", status = 503, reason = error.reason().as_str(), %detail, "token could not be checked")
         }
         ErrorKind::Misconfigured => {
-            tracing::error!(target: "portcullis", status = 500, reason = %detail, "authentication is misconfigured")
+            tracing::error!(target: "portcullis", status = 500, reason = error.reason().as_str(), %detail, "authentication is misconfigured")
         }
     }
 }
