@@ -67,6 +67,9 @@ async fn validations_caches_and_idp_calls_are_counted_and_scraped() {
     idp.stop().await;
     assert_eq!(opaque_service.hello(&later).await.status, 503);
 
+    // Hot-path counts are batched per instance; the scrape handler flushes hello-api's own, and
+    // a second instance in the same process is flushed by its owner.
+    introspecting.telemetry().record_gauges();
     let (status, scrape) = service.get_text("/metrics").await;
     assert_eq!(status, 200);
     let accepted = r#"portcullis_validations_total{outcome="accepted",reason="none"}"#;

@@ -6,12 +6,21 @@ use bytes::Bytes;
 use http::Response;
 
 use crate::error::{AuthError, ErrorKind, ErrorRenderer, Rfc6750Renderer};
+use crate::principal::Principal;
 
 /// Inserted into the request extensions by the authentication layer, whether or not the request
 /// carried a token. Its presence tells an extractor or route layer that the request went through
-/// the layer; it also carries the renderer, so errors raised later look the same.
+/// the layer; it carries the principal (when there is one) and what later steps need, so errors
+/// raised later look the same. One extension, cloned with two reference-count increments: the
+/// hot path inserts nothing else.
 #[derive(Clone)]
 pub struct AuthContext {
+    shared: Arc<ContextShared>,
+    principal: Option<Principal>,
+}
+
+/// What every request's [`AuthContext`] shares.
+pub struct ContextShared {
     /// The renderer the layer uses.
     pub renderer: Arc<dyn ErrorRenderer>,
     /// Where the `UserInfo` extractor gets claims, when a userinfo endpoint is known.
@@ -20,10 +29,60 @@ pub struct AuthContext {
     pub telemetry: Option<Arc<crate::observe::Telemetry>>,
 }
 
+impl AuthContext {
+    /// A context without a principal.
+    pub fn new(shared: ContextShared) -> Self {
+        Self {
+            shared: Arc::new(shared),
+            principal: None,
+        }
+    }
+
+    /// The same context for an authenticated request.
+    #[must_use]
+    pub fn with_principal(&self, principal: Principal) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            principal: Some(principal),
+        }
+    }
+
+    /// The authenticated caller, when the request carried a valid token.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_ref()
+    }
+
+    /// The renderer the layer uses.
+    pub fn renderer(&self) -> &Arc<dyn ErrorRenderer> {
+        &self.shared.renderer
+    }
+
+    /// The userinfo source, when a userinfo endpoint is known.
+    pub fn userinfo(&self) -> Option<&Arc<dyn crate::enrich::UserinfoSource>> {
+        self.shared.userinfo.as_ref()
+    }
+
+    /// The telemetry refusals are counted in.
+    pub fn telemetry(&self) -> Option<&Arc<crate::observe::Telemetry>> {
+        self.shared.telemetry.as_ref()
+    }
+}
+
 impl std::fmt::Debug for AuthContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AuthContext")
+        f.debug_struct("AuthContext")
+            .field("principal", &self.principal)
+            .finish_non_exhaustive()
     }
+}
+
+/// The principal of a request: the layer's (in [`AuthContext`]), else one another component
+/// inserted as a `Principal` extension.
+pub fn principal_of(extensions: &http::Extensions) -> Option<&Principal> {
+    extensions
+        .get::<AuthContext>()
+        .and_then(AuthContext::principal)
+        .or_else(|| extensions.get::<Principal>())
 }
 
 /// An error raised after the layer (by an extractor or an authorization step), rendered with the
@@ -63,11 +122,11 @@ impl AuthRejection {
     /// Logs the error and renders the response.
     pub fn into_http(self) -> Response<Bytes> {
         log_error(&self.error);
-        if let Some(telemetry) = self.context.as_ref().and_then(|c| c.telemetry.as_ref()) {
+        if let Some(telemetry) = self.context.as_ref().and_then(AuthContext::telemetry) {
             telemetry.validation(Err(&self.error));
         }
         match &self.context {
-            Some(context) => context.renderer.render(&self.error),
+            Some(context) => context.renderer().render(&self.error),
             None => Rfc6750Renderer::new().render(&self.error),
         }
     }

@@ -6,7 +6,7 @@ use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 
 use crate::authorize::{RequireScopes, ScopeRequirement};
-use crate::context::{AuthContext, AuthRejection};
+use crate::context::{AuthContext, AuthRejection, principal_of};
 use crate::enrich::UserInfo;
 use crate::error::AuthError;
 use crate::principal::Principal;
@@ -23,7 +23,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(principal) = parts.extensions.get::<Principal>() {
+        if let Some(principal) = principal_of(&parts.extensions) {
             return Ok(principal.clone());
         }
         match parts.extensions.get::<AuthContext>() {
@@ -44,7 +44,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        if let Some(principal) = parts.extensions.get::<Principal>() {
+        if let Some(principal) = principal_of(&parts.extensions) {
             return Ok(Some(principal.clone()));
         }
         match parts.extensions.get::<AuthContext>() {
@@ -67,7 +67,7 @@ impl<S: Send + Sync> FromRequestParts<S> for UserInfo {
             return Ok(UserInfo(claims.clone()));
         }
         let context = parts.extensions.get::<AuthContext>();
-        let Some(source) = context.and_then(|c| c.userinfo.clone()) else {
+        let Some(source) = context.and_then(|c| c.userinfo().cloned()) else {
             return Err(AuthRejection::new(
                 AuthError::misconfigured(
                     "the UserInfo extractor needs a userinfo endpoint: the issuer's metadata names none; set portcullis.userinfo.endpoint",
@@ -89,7 +89,7 @@ impl<S: Send + Sync, R: ScopeRequirement> FromRequestParts<S> for RequireScopes<
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let context = parts.extensions.get::<AuthContext>();
-        let Some(principal) = parts.extensions.get::<Principal>() else {
+        let Some(principal) = principal_of(&parts.extensions) else {
             return Err(match context {
                 Some(context) => AuthRejection::new(AuthError::missing_token(), Some(context)),
                 None => AuthRejection::layer_missing(

@@ -17,6 +17,7 @@
 //! | `portcullis_jwks_age_seconds` | gauge | (set by [`Telemetry::record_gauges`]) |
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use metrics::Counter;
@@ -123,9 +124,42 @@ pub struct JwksRecord {
     pub keys: usize,
 }
 
+/// A hot-path counter: one relaxed atomic add per event, handed to the recorder in batches of
+/// [`BATCH`] and in full by [`Telemetry::record_gauges`] (which a scrape calls), so counts are
+/// exact at every scrape and at most `BATCH - 1` behind in between.
+struct BatchedCounter {
+    pending: AtomicU64,
+    counter: Counter,
+}
+
+/// Events a hot-path counter holds back at most.
+const BATCH: u64 = 256;
+
+impl BatchedCounter {
+    fn new(counter: Counter) -> Self {
+        Self {
+            pending: AtomicU64::new(0),
+            counter,
+        }
+    }
+
+    fn add_one(&self) {
+        if self.pending.fetch_add(1, Ordering::Relaxed) + 1 >= BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&self) {
+        let n = self.pending.swap(0, Ordering::Relaxed);
+        if n > 0 {
+            self.counter.increment(n);
+        }
+    }
+}
+
 struct Handles {
-    accepted: Counter,
-    hits: [Counter; 3],
+    accepted: BatchedCounter,
+    hits: [BatchedCounter; 3],
     misses: [Counter; 3],
 }
 
@@ -138,8 +172,10 @@ impl Handles {
             CacheName::Userinfo,
         ];
         Self {
-            accepted: metrics::counter!(names::VALIDATIONS, "outcome" => "accepted", "reason" => "none"),
-            hits: caches.map(|c| lookup(c, "hit")),
+            accepted: BatchedCounter::new(
+                metrics::counter!(names::VALIDATIONS, "outcome" => "accepted", "reason" => "none"),
+            ),
+            hits: caches.map(|c| BatchedCounter::new(lookup(c, "hit"))),
             misses: caches.map(|c| lookup(c, "miss")),
         }
     }
@@ -177,7 +213,7 @@ impl Telemetry {
     /// Counts a request's outcome: accepted, or rejected with its reason.
     pub fn validation(&self, outcome: Result<(), &AuthError>) {
         match outcome {
-            Ok(()) => self.handles.accepted.increment(1),
+            Ok(()) => self.handles.accepted.add_one(),
             Err(error) => {
                 let outcome = match error.kind() {
                     ErrorKind::Unavailable => "unavailable",
@@ -194,7 +230,7 @@ impl Telemetry {
     pub fn cache_lookup(&self, cache: CacheName, hit: bool) {
         let i = cache as usize;
         if hit {
-            self.handles.hits[i].increment(1);
+            self.handles.hits[i].add_one();
         } else {
             self.handles.misses[i].increment(1);
         }
@@ -260,8 +296,14 @@ impl Telemetry {
         metrics::gauge!(names::JWKS_AGE).set(0.0);
     }
 
-    /// Sets the gauges that change with time (JWKS age). Call before each scrape.
+    /// Sets the gauges that change with time (JWKS age) and hands the batched hot-path counts
+    /// to the recorder. Call before each scrape (hello-api's `/metrics` does); without it,
+    /// accepted validations and cache hits reach the recorder in batches of 256.
     pub fn record_gauges(&self) {
+        self.handles.accepted.flush();
+        for hits in &self.handles.hits {
+            hits.flush();
+        }
         if let Some(jwks) = self.jwks() {
             metrics::gauge!(names::JWKS_AGE).set(jwks.fetched_at.elapsed().as_secs_f64());
         }

@@ -14,6 +14,17 @@ pub trait TokenResolver: Send + Sync + 'static {
     /// `Ok(None)` when the request carries no bearer credentials; an error when they are
     /// malformed or duplicated.
     fn resolve(&self, request: &Parts) -> Result<Option<BearerToken>, AuthError>;
+
+    /// The hot path's shortcut: the token exactly as sent, without checking or copying it, when
+    /// the request carries it in the one obvious way (exactly one `Authorization` header,
+    /// `Bearer` and one space, nothing anywhere else that could carry a token). Portcullis only
+    /// uses it to look the token up among tokens that passed every check before, comparing every
+    /// byte: a request that matches is one [`TokenResolver::resolve`] would have accepted with
+    /// the same token. `None` (the default) means "use `resolve`".
+    fn sent_token<'a>(&self, headers: &'a http::HeaderMap, uri: &http::Uri) -> Option<&'a [u8]> {
+        let _ = (headers, uri);
+        None
+    }
 }
 
 /// Reads `Authorization: Bearer <token>` (scheme case-insensitive) and, only when enabled, the
@@ -52,6 +63,24 @@ impl HeaderTokenResolver {
     pub fn allow_query_parameter(mut self, allow: bool) -> Self {
         self.allow_query = allow;
         self
+    }
+
+    fn sent_token_in_header<'a>(
+        &self,
+        headers: &'a http::HeaderMap,
+        uri: &http::Uri,
+    ) -> Option<&'a [u8]> {
+        if self.allow_query && uri.query().is_some() {
+            return None;
+        }
+        let mut values = headers.get_all(AUTHORIZATION).iter();
+        let value = values.next()?;
+        if values.next().is_some() {
+            return None;
+        }
+        let bytes = value.as_bytes();
+        let (scheme, token) = bytes.split_at_checked(7)?;
+        (scheme.eq_ignore_ascii_case(b"bearer ") && !token.is_empty()).then_some(token)
     }
 
     fn header_token(&self, request: &Parts) -> Result<Option<BearerToken>, AuthError> {
@@ -156,6 +185,10 @@ impl TokenResolver for HeaderTokenResolver {
             )),
             (header, query) => Ok(header.or(query)),
         }
+    }
+
+    fn sent_token<'a>(&self, headers: &'a http::HeaderMap, uri: &http::Uri) -> Option<&'a [u8]> {
+        self.sent_token_in_header(headers, uri)
     }
 }
 

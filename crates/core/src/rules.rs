@@ -79,22 +79,25 @@ impl PathPattern {
 
     /// Whether a request path matches.
     pub fn matches(&self, path: &str) -> bool {
-        let parts: Vec<&str> = path
-            .trim_start_matches('/')
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect();
-        let mut i = 0;
+        // Segments without empty ones (`//` and a trailing `/` do not count), without allocating:
+        // this runs for every request.
+        let mut parts = path.split('/').filter(|s| !s.is_empty());
         for segment in &self.segments {
             match segment {
                 Segment::Rest => return true,
-                Segment::One if i < parts.len() => {}
-                Segment::Literal(l) if i < parts.len() && parts[i] == l => {}
-                _ => return false,
+                Segment::One => {
+                    if parts.next().is_none() {
+                        return false;
+                    }
+                }
+                Segment::Literal(l) => {
+                    if parts.next() != Some(l.as_str()) {
+                        return false;
+                    }
+                }
             }
-            i += 1;
         }
-        i == parts.len()
+        parts.next().is_none()
     }
 
     /// Whether every path `other` matches, this one matches too.

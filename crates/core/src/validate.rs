@@ -39,6 +39,15 @@ pub trait TokenValidator: Send + Sync + 'static {
         std::any::type_name::<Self>()
     }
 
+    /// The principal of a token that passed every check before and whose decision still
+    /// stands, from a cache, synchronously: the hot path of a token seen again. `token` is the
+    /// token exactly as sent, and a hit must compare it whole. `None` (the default) means "not
+    /// known": the pipeline then calls [`TokenValidator::validate`].
+    fn cached(&self, token: &[u8]) -> Option<Principal> {
+        let _ = token;
+        None
+    }
+
     /// Explains, step by step, why `token` passes or fails (`portcullis inspect`). The default
     /// runs [`TokenValidator::validate`] as one step; the built-in validators show each check.
     fn explain<'a>(
@@ -80,5 +89,9 @@ impl<T: TokenValidator + ?Sized> TokenValidator for Arc<T> {
         request: &'a Parts,
     ) -> BoxFuture<'a, Vec<Step>> {
         (**self).explain(token, request)
+    }
+
+    fn cached(&self, token: &[u8]) -> Option<Principal> {
+        (**self).cached(token)
     }
 }

@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use http::header::{ACCEPT, AUTHORIZATION};
 use http::request::Parts;
-use moka::Expiry;
-use moka::sync::Cache;
 use portcullis_core::cache_key::{LookupKeys, TokenKey};
 use portcullis_core::client_auth::ClientAuth;
 use portcullis_core::config::PortcullisConfig;
@@ -17,6 +15,7 @@ use portcullis_core::http::{HttpClient, body_excerpt};
 use portcullis_core::mapping::ClaimMapping;
 use portcullis_core::observe::{CacheName, IdpEndpoint};
 use portcullis_core::single_flight::SingleFlight;
+use portcullis_core::token_cache::TokenCache;
 use portcullis_core::{
     AuthError, BearerToken, BoxFuture, Clock, EndpointSource, IssuerUrl, Principal, TokenValidator,
 };
@@ -72,20 +71,6 @@ struct Entry {
     outcome: Result<Principal, AuthError>,
     /// Unix seconds, by the injected clock.
     expires_at: i64,
-    ttl: Duration,
-}
-
-struct EntryExpiry;
-
-impl Expiry<u64, Entry> for EntryExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &u64,
-        value: &Entry,
-        _created_at: std::time::Instant,
-    ) -> Option<Duration> {
-        Some(value.ttl)
-    }
 }
 
 /// Why a call failed, before it becomes an [`AuthError`].
@@ -118,7 +103,7 @@ pub struct IntrospectionValidator {
     client_auth: ClientAuth,
     http: HttpClient,
     clock: Arc<dyn Clock>,
-    cache: Cache<u64, Entry>,
+    cache: TokenCache<Entry>,
     keys: LookupKeys,
     flight: SingleFlight<TokenKey, Result<Entry, AuthError>>,
     calls: AtomicU64,
@@ -143,10 +128,7 @@ impl IntrospectionValidator {
         http: HttpClient,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let cache = Cache::builder()
-            .max_capacity(settings.cache_capacity)
-            .expire_after(EntryExpiry)
-            .build();
+        let cache = TokenCache::new(settings.cache_capacity);
         Self {
             settings,
             endpoint,
@@ -165,26 +147,38 @@ impl IntrospectionValidator {
         self.calls.load(Ordering::Relaxed)
     }
 
-    /// How many answers the cache holds now (approximate, as moka counts).
+    /// How many answers the cache holds now (dead ones count until swept).
     pub fn cached_answers(&self) -> u64 {
-        self.cache.run_pending_tasks();
-        self.cache.entry_count()
+        self.cache.len() as u64
+    }
+
+    /// A fresh, active cached answer for the token exactly as sent (the hot path); refusals and
+    /// misses are left to [`IntrospectionValidator::introspect`].
+    pub fn cached_bytes(&self, token: &[u8]) -> Option<Principal> {
+        let entry = self
+            .cache
+            .get(self.keys.of_bytes(token), self.clock.unix_seconds())?;
+        if entry.token.expose().as_bytes() != token {
+            return None;
+        }
+        let principal = entry.outcome.ok()?;
+        self.http
+            .telemetry()
+            .cache_lookup(CacheName::Introspection, true);
+        Some(principal)
     }
 
     /// Validates a token: a cached answer if one is fresh, else one call shared by every
     /// concurrent request for the same token.
     pub async fn introspect(&self, token: &BearerToken) -> Result<Principal, AuthError> {
         let key = self.keys.of(token.expose());
-        if let Some(entry) = self.cache.get(&key) {
-            if entry.token == *token && entry.expires_at > self.clock.unix_seconds() {
-                self.http
-                    .telemetry()
-                    .cache_lookup(CacheName::Introspection, true);
-                return entry.outcome;
-            }
-            if entry.token == *token {
-                self.cache.invalidate(&key);
-            }
+        if let Some(entry) = self.cache.get(key, self.clock.unix_seconds())
+            && entry.token == *token
+        {
+            self.http
+                .telemetry()
+                .cache_lookup(CacheName::Introspection, true);
+            return entry.outcome;
         }
         self.http
             .telemetry()
@@ -195,7 +189,12 @@ impl IntrospectionValidator {
             .flight
             .run(TokenKey::of(token), || self.fetch_entry(token))
             .await?;
-        self.cache.insert(key, entry.clone());
+        self.cache.insert(
+            key,
+            entry.clone(),
+            entry.expires_at,
+            self.clock.unix_seconds(),
+        );
         entry.outcome
     }
 
@@ -219,7 +218,6 @@ impl IntrospectionValidator {
             token: token.clone(),
             outcome,
             expires_at,
-            ttl,
         })
     }
 
@@ -435,6 +433,10 @@ impl TokenValidator for IntrospectionValidator {
         _request: &'a Parts,
     ) -> BoxFuture<'a, Vec<Step>> {
         Box::pin(self.explain_token(token))
+    }
+
+    fn cached(&self, token: &[u8]) -> Option<Principal> {
+        self.cached_bytes(token)
     }
 
     fn name(&self) -> &'static str {

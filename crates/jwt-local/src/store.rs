@@ -32,6 +32,11 @@ pub struct CachedKeys {
     pub fetched_at: SystemTime,
     /// How long they are fresh.
     pub max_age: Duration,
+    /// The store's generation when this set came in (unchanged by a refresh that brings the
+    /// same keys).
+    pub generation: u64,
+    /// The `keys` array as published, to tell a refresh that changed nothing from a rotation.
+    document: serde_json::Value,
 }
 
 /// Fetches and caches the issuer's keys.
@@ -48,7 +53,8 @@ pub struct JwksStore {
     last_failure: Mutex<Option<(SystemTime, AuthError)>>,
     flight: SingleFlight<(), Result<Arc<CachedKeys>, AuthError>>,
     fetches: AtomicU64,
-    /// Bumped whenever a new key set replaces the old one.
+    /// Bumped whenever the published keys change (not by a refresh that brings the same keys),
+    /// so cached decisions survive refreshes and end with a rotation.
     generation: AtomicU64,
 }
 
@@ -177,10 +183,18 @@ impl JwksStore {
 
     async fn fetch_and_store(&self) -> Result<Arc<CachedKeys>, AuthError> {
         match self.fetch().await {
-            Ok(keys) => {
+            Ok(mut keys) => {
+                let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+                let unchanged = current
+                    .as_ref()
+                    .is_some_and(|old| old.document == keys.document);
+                keys.generation = if unchanged {
+                    self.generation.load(Ordering::Acquire)
+                } else {
+                    self.generation.fetch_add(1, Ordering::AcqRel) + 1
+                };
                 let keys = Arc::new(keys);
-                *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(keys.clone());
-                self.generation.fetch_add(1, Ordering::AcqRel);
+                *current = Some(keys.clone());
                 Ok(keys)
             }
             Err(error) => {
@@ -235,6 +249,8 @@ impl JwksStore {
             set,
             fetched_at: self.clock.now(),
             max_age,
+            generation: 0,
+            document: fetched.value.get("keys").cloned().unwrap_or_default(),
         })
     }
 }

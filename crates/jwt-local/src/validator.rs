@@ -7,6 +7,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use portcullis_core::error::Reason;
 use portcullis_core::http::HttpClient;
 use portcullis_core::observe::{CacheName, Telemetry};
+use portcullis_core::token_cache::TokenCache;
 use portcullis_core::{
     AuthError, BearerToken, BoxFuture, Clock, EndpointSource, Principal, TokenValidator,
 };
@@ -41,40 +42,21 @@ pub struct JwtValidator {
 /// so a hash collision is only a miss. Each entry ends at the token's `exp` (plus leeway), and
 /// when its signing key leaves the JWKS.
 struct VerifiedCache {
-    entries: moka::sync::Cache<u64, Verified>,
+    entries: TokenCache<Verified>,
     keys: portcullis_core::cache_key::LookupKeys,
 }
 
 #[derive(Clone)]
 struct Verified {
     principal: Principal,
-    /// Unix seconds after which the token is refused (`exp` + leeway).
-    until: i64,
     kid: Option<Arc<str>>,
     generation: u64,
-    ttl: std::time::Duration,
-}
-
-struct VerifiedExpiry;
-
-impl moka::Expiry<u64, Verified> for VerifiedExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &u64,
-        value: &Verified,
-        _created_at: std::time::Instant,
-    ) -> Option<std::time::Duration> {
-        Some(value.ttl)
-    }
 }
 
 impl VerifiedCache {
     fn new(capacity: u64) -> Self {
         Self {
-            entries: moka::sync::Cache::builder()
-                .max_capacity(capacity)
-                .expire_after(VerifiedExpiry)
-                .build(),
+            entries: TokenCache::new(capacity),
             keys: portcullis_core::cache_key::LookupKeys::new(),
         }
     }
@@ -159,72 +141,78 @@ impl JwtValidator {
     /// Runs every check without looking in the verified-token cache first (the caller did), and
     /// caches a success.
     pub async fn verify_and_cache(&self, token: &BearerToken) -> Result<Principal, AuthError> {
+        // Hits are counted where they are found; a miss is a token that had to be verified.
+        self.telemetry.cache_lookup(CacheName::Jwt, false);
         let Some(cache) = &self.verified else {
-            return self.validate_uncached(token).await.map(|(p, _, _)| p);
+            return self.validate_uncached(token).await.map(|(p, ..)| p);
         };
         let key = cache.key(token.expose());
-        let generation = self.store.generation();
-        let (principal, kid, exp) = self.validate_uncached(token).await?;
+        let (principal, kid, exp, generation) = self.validate_uncached(token).await?;
         let leeway = i64::try_from(self.settings.leeway.as_secs()).unwrap_or(i64::MAX);
         let until = exp.saturating_add(leeway);
-        let ttl = std::time::Duration::from_secs(
-            u64::try_from(until - self.clock.unix_seconds()).unwrap_or(0),
+        cache.entries.insert(
+            key,
+            Verified {
+                principal: principal.clone(),
+                kid: kid.map(Arc::from),
+                generation,
+            },
+            // Alive while now <= exp + leeway.
+            until.saturating_add(1),
+            self.clock.unix_seconds(),
         );
-        if !ttl.is_zero() {
-            let kid = kid.map(Arc::from);
-            cache.entries.insert(
-                key,
-                Verified {
-                    principal: principal.clone(),
-                    until,
-                    kid,
-                    generation,
-                    ttl,
-                },
-            );
-        }
         Ok(principal)
     }
 
     /// The principal of a token that passed every check before, when that decision still stands
     /// (not expired, key still published); no other work is done.
     pub fn cached(&self, token: &BearerToken) -> Option<Principal> {
+        self.cached_bytes(token.expose().as_bytes())
+    }
+
+    /// [`JwtValidator::cached`] for the token exactly as sent: a keyed hash, a lookup, a
+    /// whole-token comparison, the expiry and the key generation, and an `Arc` clone.
+    pub fn cached_bytes(&self, token: &[u8]) -> Option<Principal> {
         let cache = self.verified.as_ref()?;
-        let found = self.lookup(cache, token);
-        self.telemetry.cache_lookup(CacheName::Jwt, found.is_some());
-        found
+        let key = cache.keys.of_bytes(token);
+        // Under the read lock: compare the whole token, check the key, clone only the principal.
+        let mut key_left = false;
+        let principal = cache
+            .entries
+            .get_with(key, self.clock.unix_seconds(), |hit| {
+                if hit.principal.token().expose().as_bytes() != token {
+                    return None;
+                }
+                if self
+                    .store
+                    .still_publishes(hit.generation, hit.kid.as_deref())
+                {
+                    Some(hit.principal.clone())
+                } else {
+                    key_left = true;
+                    None
+                }
+            });
+        if key_left {
+            cache.entries.remove(key);
+        }
+        if principal.is_some() {
+            self.telemetry.cache_lookup(CacheName::Jwt, true);
+        }
+        principal
     }
 
-    fn lookup(&self, cache: &VerifiedCache, token: &BearerToken) -> Option<Principal> {
-        let key = cache.key(token.expose());
-        let hit = cache.entries.get(&key)?;
-        if hit.principal.token() != token {
-            return None;
-        }
-        if self.clock.unix_seconds() <= hit.until
-            && self
-                .store
-                .still_publishes(hit.generation, hit.kid.as_deref())
-        {
-            return Some(hit.principal);
-        }
-        cache.entries.invalidate(&key);
-        None
-    }
-
-    /// How many verified tokens the cache holds (approximate).
+    /// How many verified tokens the cache holds (dead ones count until swept).
     pub fn cached_tokens(&self) -> u64 {
-        self.verified.as_ref().map_or(0, |c| {
-            c.entries.run_pending_tasks();
-            c.entries.entry_count()
-        })
+        self.verified.as_ref().map_or(0, |c| c.entries.len() as u64)
     }
 
-    /// Every check, no cache: the principal, the `kid` that verified it, and `exp`.
+    /// Every check, no cache: the principal, the `kid` that verified it, `exp`, and the
+    /// generation of the key set that verified it.
     async fn validate_uncached(
         &self,
         token: &BearerToken,
-    ) -> Result<(Principal, Option<String>, i64), AuthError> {
+    ) -> Result<(Principal, Option<String>, i64, u64), AuthError> {
         let jws = CompactJws::split(token.expose())?;
         let header = check_header(
             &jws.header,
@@ -232,12 +220,12 @@ impl JwtValidator {
             &self.hmac_algorithms,
             self.settings.strict_typ,
         )?;
-        self.verify_signature(&jws, &header).await?;
+        let generation = self.verify_signature(&jws, &header).await?;
         let claims = jws.claims()?;
         check_claims(&claims, &self.claim_rules(header.typed_access_token))?;
         let principal = self.settings.mapping.principal(token.clone(), claims);
         let exp = principal.expires_at_unix().unwrap_or(0);
-        Ok((principal, header.kid, exp))
+        Ok((principal, header.kid, exp, generation))
     }
 
     fn claim_rules(&self, typed_access_token: bool) -> JwtClaimRules<'_> {
@@ -294,7 +282,7 @@ impl JwtValidator {
                         }
                     ),
                 ));
-                let signature = self.verify_signature(&jws, header).await;
+                let signature = self.verify_signature(&jws, header).await.map(|_| ());
                 trusted = signature.is_ok();
                 let kid = header.kid.as_deref().unwrap_or("(none)");
                 steps.push(Step::from_result(
@@ -359,11 +347,12 @@ impl JwtValidator {
         steps
     }
 
+    /// Verifies the signature; `Ok` carries the generation of the key set that verified it.
     async fn verify_signature(
         &self,
         jws: &CompactJws<'_>,
         header: &JoseHeader,
-    ) -> Result<(), AuthError> {
+    ) -> Result<u64, AuthError> {
         if jws.signature.is_empty() {
             return Err(AuthError::invalid_token("the token has no signature")
                 .with_reason(Reason::BadSignature));
@@ -371,7 +360,9 @@ impl JwtValidator {
         if let Some(key) = &self.hmac_key
             && self.hmac_algorithms.contains(&header.alg)
         {
-            return self.verify(jws, key, header.alg);
+            return self
+                .verify(jws, key, header.alg)
+                .map(|()| self.store.generation());
         }
         let mut keys = self.store.keys().await?;
         if let Some(kid) = &header.kid
@@ -424,7 +415,7 @@ impl JwtValidator {
                 break;
             }
         }
-        last
+        last.map(|()| keys.generation)
     }
 }
 
@@ -481,5 +472,9 @@ impl TokenValidator for JwtValidator {
         _request: &'a Parts,
     ) -> BoxFuture<'a, Vec<Step>> {
         Box::pin(self.explain_token(token))
+    }
+
+    fn cached(&self, token: &[u8]) -> Option<Principal> {
+        self.cached_bytes(token)
     }
 }

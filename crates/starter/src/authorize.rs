@@ -13,15 +13,17 @@
 //! # }
 //! ```
 
+use std::future::{Ready, ready};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::Either;
 use http::Request;
+use portcullis_core::context::principal_of;
 use portcullis_core::{
-    AuthContext, AuthError, AuthRejection, Authorizer, BoxFuture, Matching, Principal, ScopePolicy,
-    Target,
+    AuthContext, AuthError, AuthRejection, Authorizer, Matching, ScopePolicy, Target,
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -141,7 +143,7 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response, S::Error>>;
+    type Future = Either<S::Future, Ready<Result<Response, S::Error>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -150,21 +152,20 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let (parts, body) = request.into_parts();
         let context = parts.extensions.get::<AuthContext>();
-        let decision = match (parts.extensions.get::<Principal>(), context) {
+        let decision = match (principal_of(&parts.extensions), context) {
             (Some(principal), _) => self.authorizer.authorize(principal, &parts),
             (None, Some(_)) => Err(AuthError::missing_token()),
             (None, None) => {
                 let response = AuthRejection::layer_missing("a route requirement (require_scopes)")
                     .into_response();
-                return Box::pin(async move { Ok(response) });
+                return Either::Right(ready(Ok(response)));
             }
         };
         if let Err(error) = decision {
             let response: Response<Body> = AuthRejection::new(error, context).into_response();
-            return Box::pin(async move { Ok(response) });
+            return Either::Right(ready(Ok(response)));
         }
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move { inner.call(Request::from_parts(parts, body)).await })
+        // Decided synchronously: the service that was polled ready takes the request.
+        Either::Left(self.inner.call(Request::from_parts(parts, body)))
     }
 }

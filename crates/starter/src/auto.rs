@@ -74,6 +74,12 @@ impl TokenValidator for AutoValidator {
         })
     }
 
+    fn cached(&self, token: &[u8]) -> Option<Principal> {
+        self.jwt
+            .cached_bytes(token)
+            .or_else(|| self.introspection.cached_bytes(token))
+    }
+
     fn explain<'a>(
         &'a self,
         token: &'a BearerToken,

@@ -12,9 +12,10 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::Response;
+use futures_util::future::Either;
 use http::Request;
-use portcullis_core::BoxFuture;
 use portcullis_core::rules::{Access, RuleSet};
+use portcullis_core::{AuthContext, BoxFuture};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -23,23 +24,41 @@ use crate::pipeline::Pipeline;
 /// Authenticates every request of the service it wraps.
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
+    shared: Arc<Shared>,
+}
+
+/// What every clone of the service shares (axum clones the service per request: one `Arc`).
+#[derive(Debug)]
+struct Shared {
     pipeline: Arc<Pipeline>,
     rules: Arc<RuleSet>,
+    context: AuthContext,
 }
 
 impl AuthLayer {
     pub(crate) fn new(pipeline: Arc<Pipeline>) -> Self {
         let rules = pipeline.rules().clone();
-        Self { pipeline, rules }
+        Self::with(pipeline, rules)
+    }
+
+    fn with(pipeline: Arc<Pipeline>, rules: Arc<RuleSet>) -> Self {
+        let context = pipeline.context();
+        Self {
+            shared: Arc::new(Shared {
+                pipeline,
+                rules,
+                context,
+            }),
+        }
     }
 
     /// Lets requests that no `[[portcullis.rules]]` entry matches through without a token, and
     /// without a principal: handlers then take `Option<Principal>`, and `Principal` answers 401.
     /// A bad token is still refused. (Overrides `portcullis.default-rule`.)
     #[must_use]
-    pub fn allow_anonymous(mut self) -> Self {
-        self.rules = Arc::new((*self.rules).clone().with_default(Access::PermitAll));
-        self
+    pub fn allow_anonymous(self) -> Self {
+        let rules = Arc::new((*self.shared.rules).clone().with_default(Access::PermitAll));
+        Self::with(self.shared.pipeline.clone(), rules)
     }
 }
 
@@ -49,8 +68,7 @@ impl<S> Layer<S> for AuthLayer {
     fn layer(&self, inner: S) -> Self::Service {
         AuthService {
             inner,
-            pipeline: self.pipeline.clone(),
-            rules: self.rules.clone(),
+            shared: self.shared.clone(),
         }
     }
 }
@@ -59,9 +77,12 @@ impl<S> Layer<S> for AuthLayer {
 #[derive(Clone, Debug)]
 pub struct AuthService<S> {
     inner: S,
-    pipeline: Arc<Pipeline>,
-    rules: Arc<RuleSet>,
+    shared: Arc<Shared>,
 }
+
+/// The future of [`AuthService`]: the inner service's own future on the hot path (a token seen
+/// before: no allocation, no extra state machine), a boxed one when the pipeline must do work.
+pub type AuthFuture<F, E> = Either<F, BoxFuture<'static, Result<Response, E>>>;
 
 impl<S, B> Service<Request<B>> for AuthService<S>
 where
@@ -71,37 +92,42 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response, S::Error>>;
+    type Future = AuthFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        // The clone that was polled ready handles this request (tower's usual pattern).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        if let Some(metadata) = self.pipeline.resource_metadata()
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let shared = &self.shared;
+        if let Some(metadata) = shared.pipeline.resource_metadata()
             && metadata.is_request_for(request.method(), request.uri().path())
         {
             let response = metadata.response().map(Body::from);
-            return Box::pin(async move { Ok(response) });
+            return Either::Right(Box::pin(async move { Ok(response) }));
         }
-        let pipeline = self.pipeline.clone();
-        let rules = self.rules.clone();
-        Box::pin(async move {
-            let (mut parts, body) = request.into_parts();
-            match pipeline.admit(&parts, &rules).await {
-                Ok(Some(principal)) => {
-                    parts.extensions.insert(principal);
-                }
-                Ok(None) => {}
+        if let Some(principal) = shared.pipeline.admit_cached(&request, &shared.rules) {
+            request
+                .extensions_mut()
+                .insert(shared.context.with_principal(principal));
+            // Decided synchronously: the service that was polled ready takes the request now.
+            return Either::Left(self.inner.call(request));
+        }
+        let (mut parts, body) = request.into_parts();
+        // The clone that was polled ready handles this request (tower's usual pattern).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = shared.clone();
+        Either::Right(Box::pin(async move {
+            let context = match shared.pipeline.admit(&parts, &shared.rules).await {
+                Ok(Some(principal)) => shared.context.with_principal(principal),
+                Ok(None) => shared.context.clone(),
                 Err(error) => {
-                    return Ok(pipeline.renderer().render(&error).map(Body::from));
+                    return Ok(shared.pipeline.renderer().render(&error).map(Body::from));
                 }
-            }
-            parts.extensions.insert(pipeline.context());
+            };
+            parts.extensions.insert(context);
             inner.call(Request::from_parts(parts, body)).await
-        })
+        }))
     }
 }

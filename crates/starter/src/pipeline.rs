@@ -105,6 +105,52 @@ impl Pipeline {
         result
     }
 
+    /// The hot path, synchronously: a token that passed every check before, on a request whose
+    /// rule only asks for a valid token (or scopes the token has), with nothing to enrich. `None`
+    /// means "not decidable from the cache" (new token, no token, a refusal, an enricher, a rule
+    /// that denies): [`Pipeline::admit`] then decides, logs and counts as usual.
+    pub fn admit_cached<B>(
+        &self,
+        request: &http::Request<B>,
+        rules: &RuleSet,
+    ) -> Option<Principal> {
+        if self.enricher.is_some() {
+            return None;
+        }
+        #[cfg(feature = "testing")]
+        if request
+            .extensions()
+            .get::<crate::testing::TestAuthentication>()
+            .is_some()
+        {
+            return None;
+        }
+        let access = rules.decide(request.method(), request.uri().path());
+        let token = self.resolver.sent_token(request.headers(), request.uri())?;
+        let principal = match access {
+            Access::Authenticated => self.validator.cached(token)?,
+            Access::Require(policy) => {
+                let principal = self.validator.cached(token)?;
+                if !policy.allows(&principal) {
+                    return None;
+                }
+                principal
+            }
+            Access::PermitAll | Access::DenyAll => return None,
+        };
+        self.telemetry.validation(Ok(()));
+        let span = tracing::info_span!(
+            target: "portcullis",
+            "portcullis.authenticate",
+            subject = principal.subject(),
+            client_id = principal.client_id(),
+            outcome = "accepted",
+            reason = Empty,
+        );
+        span.in_scope(|| tracing::debug!(target: "portcullis", "request authenticated (cached)"));
+        Some(principal)
+    }
+
     async fn decide(&self, parts: &Parts, rules: &RuleSet) -> Result<Option<Principal>, AuthError> {
         let access = rules.decide(&parts.method, parts.uri.path());
         if *access == Access::DenyAll {
@@ -177,11 +223,11 @@ impl Pipeline {
 
     /// What the layer leaves in each request for the extractors and route layers.
     pub fn context(&self) -> AuthContext {
-        AuthContext {
+        AuthContext::new(portcullis_core::context::ContextShared {
             renderer: self.renderer.clone(),
             userinfo: self.userinfo.clone(),
             telemetry: Some(self.telemetry.clone()),
-        }
+        })
     }
 
     /// The RFC 9728 metadata the layer serves, when a resource identifier is known.

@@ -56,6 +56,7 @@ pub use issuer::{
 use std::sync::Arc;
 
 use portcullis::core::AuthContext;
+use portcullis::core::context::ContextShared;
 use portcullis::core::mapping::ClaimMapping;
 use portcullis::testing::{TEST_TOKEN, TestAuthentication};
 use portcullis::{BearerToken, Principal};
@@ -132,13 +133,13 @@ impl<B> RequestExt for http::Request<B> {
         let principal = jwt.principal();
         let extensions = self.extensions_mut();
         extensions.insert(TestAuthentication { claims: jwt.claims });
-        // For routers without the layer: the extractors need a principal and a context.
-        extensions.insert(principal);
-        extensions.insert(AuthContext {
+        // For routers without the layer: the extractors need a context with the principal.
+        let context = AuthContext::new(ContextShared {
             renderer: Arc::new(portcullis::core::Rfc6750Renderer::new()),
             userinfo: None,
             telemetry: None,
         });
+        extensions.insert(context.with_principal(principal));
         self
     }
 }

@@ -5,7 +5,8 @@
 //! |---|---|---|
 //! | `GET /health` | nothing | outside the layer: Portcullis's health report (issuer reachable, JWKS age, last introspection error), 503 when DOWN |
 //! | `GET /metrics` | nothing | outside the layer, with [`app_with_metrics`]: Prometheus text format |
-//! | `GET /hello` | scope `hello:read` | route layer `require_scopes` |
+//! | `GET /hello` | scope `hello:read` | a `[[portcullis.rules]]` entry in `config/default.toml`, checked inside the layer (the cheapest way: what the load benchmark measures) |
+//! | `GET /greetings/layered` | scope `hello:read` | route layer `require_scopes` |
 //! | `GET /greetings/annotated` | scope `hello:read` | `#[requires_scopes]` |
 //! | `GET /greetings/typed` | scope `hello:read` | the `RequireScopes<HelloRead>` extractor |
 //! | `GET /greetings/any` | scope `hello:write` or `hello:admin` | `#[requires_scopes(any(..))]` |
@@ -28,8 +29,9 @@ use serde_json::{Value, json};
 /// The application's routes, protected by `portcullis`.
 pub fn app(portcullis: &Portcullis) -> Router {
     let protected = Router::new()
-        .route("/hello", get(hello))
+        .route("/greetings/layered", get(layered))
         .route_layer(require_scopes(["hello:read"]))
+        .route("/hello", get(hello))
         .route("/greetings/annotated", get(annotated))
         .route("/greetings/typed", get(typed))
         .route("/greetings/any", get(any_writer))
@@ -99,7 +101,12 @@ fn greeting(principal: &Principal, style: &str) -> Json<Value> {
     }))
 }
 
+/// Protected by the `[[portcullis.rules]]` entry for `/hello` in the configuration.
 async fn hello(principal: Principal) -> Json<Value> {
+    greeting(&principal, "configuration rule")
+}
+
+async fn layered(principal: Principal) -> Json<Value> {
     greeting(&principal, "route layer")
 }
 

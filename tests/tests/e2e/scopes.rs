@@ -40,7 +40,8 @@ async fn every_style_admits_the_scope_and_refuses_its_absence(kit: Kit) {
         .await
         .access_token;
     for (path, style) in [
-        ("/hello", "route layer"),
+        ("/hello", "configuration rule"),
+        ("/greetings/layered", "route layer"),
         ("/greetings/annotated", "annotation"),
         ("/greetings/typed", "typed extractor"),
     ] {
