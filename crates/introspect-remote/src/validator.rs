@@ -155,13 +155,16 @@ impl IntrospectionValidator {
     /// A fresh, active cached answer for the token exactly as sent (the hot path); refusals and
     /// misses are left to [`IntrospectionValidator::introspect`].
     pub fn cached_bytes(&self, token: &[u8]) -> Option<Principal> {
-        let entry = self
-            .cache
-            .get(self.keys.of_bytes(token), self.clock.unix_seconds())?;
-        if entry.token.expose().as_bytes() != token {
-            return None;
-        }
-        let principal = entry.outcome.ok()?;
+        let principal = self.cache.get_with(
+            self.keys.of_bytes(token),
+            self.clock.unix_seconds(),
+            |entry| {
+                if entry.token.expose().as_bytes() != token {
+                    return None;
+                }
+                entry.outcome.as_ref().ok().cloned()
+            },
+        )?;
         self.http
             .telemetry()
             .cache_lookup(CacheName::Introspection, true);
@@ -172,13 +175,17 @@ impl IntrospectionValidator {
     /// concurrent request for the same token.
     pub async fn introspect(&self, token: &BearerToken) -> Result<Principal, AuthError> {
         let key = self.keys.of(token.expose());
-        if let Some(entry) = self.cache.get(key, self.clock.unix_seconds())
-            && entry.token == *token
+        // Under the read lock: compare the whole token, clone only the outcome.
+        if let Some(outcome) = self
+            .cache
+            .get_with(key, self.clock.unix_seconds(), |entry| {
+                (entry.token == *token).then(|| entry.outcome.clone())
+            })
         {
             self.http
                 .telemetry()
                 .cache_lookup(CacheName::Introspection, true);
-            return entry.outcome;
+            return outcome;
         }
         self.http
             .telemetry()
