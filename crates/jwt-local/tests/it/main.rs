@@ -443,6 +443,51 @@ async fn a_cached_decision_ends_when_its_key_leaves_the_jwks() {
 }
 
 #[tokio::test]
+async fn a_refresh_that_brings_the_same_keys_keeps_cached_decisions() {
+    let key = TestKey::es256("k1");
+    let f = fixture(&[&key], |_| {}).await;
+    let token = key.sign(&claims());
+    validate(&f, &token).await.unwrap();
+    let generation = f.validator.store().generation();
+    f.validator.store().refresh().await.unwrap();
+    f.validator.store().refresh().await.unwrap();
+    assert_eq!(f.validator.store().generation(), generation, "same keys");
+    assert!(
+        f.validator
+            .cached(&BearerToken::new(token.clone()))
+            .is_some()
+    );
+    validate(&f, &token).await.unwrap();
+    assert_eq!(f.validator.signature_checks(), 1, "still a cache hit");
+    // A new key set moves the generation; the token's key stayed, so the decision stands.
+    let other = TestKey::es256("k2");
+    f.jwks.publish(&[&key, &other]);
+    f.validator.store().refresh().await.unwrap();
+    assert_ne!(f.validator.store().generation(), generation, "keys changed");
+    validate(&f, &token).await.unwrap();
+    assert_eq!(f.validator.signature_checks(), 1);
+}
+
+#[tokio::test]
+async fn the_first_token_is_cached_with_the_keys_that_verified_it() {
+    // Lazy discovery: the first validation fetches the keys. Its cached decision must hold for
+    // the key set it was verified with, not for the empty store that preceded it.
+    let key = TestKey::es256("k1");
+    let f = fixture(&[&key], |_| {}).await;
+    let token = key.sign(&claims());
+    validate(&f, &token).await.unwrap();
+    let sent = BearerToken::new(token.clone());
+    assert!(f.validator.cached(&sent).is_some());
+    assert!(f.validator.cached_bytes(token.as_bytes()).is_some());
+    assert!(
+        f.validator
+            .cached_bytes(format!("{token}x").as_bytes())
+            .is_none(),
+        "a hit compares the whole token"
+    );
+}
+
+#[tokio::test]
 async fn the_cache_stays_within_its_capacity_and_can_be_disabled() {
     let key = TestKey::es256("k1");
     let f = fixture(&[&key], |c| c.jwt.cache_capacity = 50).await;
