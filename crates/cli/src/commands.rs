@@ -16,18 +16,18 @@ use portcullis::core::{
 use portcullis::introspect::{IntrospectionSettings, IntrospectionValidator};
 use portcullis::jwt::jwks::KeySet;
 use portcullis::jwt::settings::ASYMMETRIC_ALGORITHMS;
-use portcullis::{ConfigErrors, ConfigLoader, LoadedConfig, Portcullis, PortcullisConfig};
+use portcullis::{ConfigErrors, ConfigLoader, Portcullis, PortcullisConfig};
 use serde_json::{Map, Value, json};
 
 use crate::output::{print_json, print_steps, show};
 use crate::{ConfigArgs, ConfigSource, DiscoverArgs, InspectArgs, MintArgs, exit};
 
-fn load(source: &ConfigSource) -> Result<LoadedConfig, ConfigErrors> {
-    let mut loader = ConfigLoader::new().dir(&source.config_dir);
-    if let Some(profile) = &source.profile {
-        loader = loader.profile(profile.clone());
+fn loader(source: &ConfigSource) -> ConfigLoader {
+    let loader = ConfigLoader::new().dir(&source.config_dir);
+    match &source.profile {
+        Some(profile) => loader.profile(profile.clone()),
+        None => loader,
     }
-    loader.load()
 }
 
 fn config_errors_json(errors: &ConfigErrors) -> Value {
@@ -81,14 +81,12 @@ fn read_token(argument: &str) -> Result<String, String> {
         _ => trimmed,
     };
     if token.is_empty() {
-        return Err("no token given".into());
+        return Err(
+            "no token given: pass it as the argument (a `Bearer ` prefix is fine) or `-` to read it from standard input"
+                .into(),
+        );
     }
     Ok(token.to_owned())
-}
-
-fn parse_mode(text: &str) -> Result<Mode, String> {
-    serde_json::from_value(Value::String(text.to_owned()))
-        .map_err(|_| format!("--mode {text:?}: expected jwt, introspect or auto"))
 }
 
 /// `portcullis inspect`.
@@ -100,30 +98,20 @@ pub async fn inspect(args: InspectArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let mut loaded = match load(&args.source) {
-        Ok(loaded) => loaded,
-        // Overrides may fix what is missing (no issuer in the files): start from defaults then.
-        Err(errors) if args.issuer.is_some() && !args.audience.is_empty() => {
-            let _ = errors;
-            LoadedConfig::from_config(PortcullisConfig::default())
-        }
-        Err(errors) => return report_config_errors(&errors, args.json),
-    };
+    let mut loader = loader(&args.source);
     if let Some(issuer) = &args.issuer {
-        loaded.config.issuer = Some(issuer.clone());
+        loader = loader.set("issuer", issuer);
     }
     if !args.audience.is_empty() {
-        loaded.config.audience = args.audience.clone();
+        loader = loader.set("audience", &args.audience);
     }
     if let Some(mode) = &args.mode {
-        match parse_mode(mode) {
-            Ok(mode) => loaded.config.mode = mode,
-            Err(error) => {
-                eprintln!("portcullis inspect: {error}");
-                return exit::USAGE;
-            }
-        }
+        loader = loader.set("mode", mode);
     }
+    let mut loaded = match loader.load() {
+        Ok(loaded) => loaded,
+        Err(errors) => return report_config_errors(&errors, args.json),
+    };
     // Explain failures instead of refusing to start.
     loaded.config.discovery.eager = false;
     let config = loaded.config.clone();
@@ -211,65 +199,26 @@ pub async fn inspect(args: InspectArgs) -> u8 {
 
 /// `portcullis config`.
 pub fn config(args: ConfigArgs) -> u8 {
-    let loaded = match load(&args.source) {
+    let loaded = match loader(&args.source).load() {
         Ok(loaded) => loaded,
         Err(errors) => return report_config_errors(&errors, args.json),
     };
-    let mut keys = Vec::new();
-    leaf_keys(
-        "",
-        &serde_json::to_value(&loaded.config).unwrap_or(Value::Null),
-        &mut keys,
-    );
-    let rows: Vec<(String, Value, String)> = keys
-        .into_iter()
-        .map(|(key, value)| {
-            let source = loaded.source_of(&key);
-            let value = if portcullis::config::is_secret_key(&key) && !value.is_null() {
-                Value::String("***".into())
-            } else {
-                value
-            };
-            (key, value, source)
-        })
-        .collect();
+    let entries = loaded.entries();
     if args.json {
-        let entries: Vec<Value> = rows
-            .iter()
-            .map(|(key, value, source)| {
-                json!({"key": format!("portcullis.{key}"), "value": value, "source": source})
-            })
-            .collect();
         print_json(&json!({"valid": true, "keys": entries}));
         return exit::OK;
     }
-    let width = rows.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0) + 11;
-    for (key, value, source) in &rows {
+    let width = entries.iter().map(|e| e.key.len()).max().unwrap_or(0);
+    for entry in &entries {
         crate::outln!(
-            "{:<width$} = {:<40}  ({source})",
-            format!("portcullis.{key}"),
-            value.to_string(),
+            "{:<width$} = {:<40}  ({})",
+            entry.key,
+            entry.value.to_string(),
+            entry.source
         );
     }
     crate::outln!("\nthe configuration is valid");
     exit::OK
-}
-
-/// Leaf keys of a JSON object, dotted; arrays and empty objects are leaves.
-fn leaf_keys(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            for (k, v) in map {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                leaf_keys(&key, v, out);
-            }
-        }
-        _ => out.push((prefix.to_owned(), value.clone())),
-    }
 }
 
 /// `portcullis discover`.
@@ -578,7 +527,9 @@ pub async fn mint(args: MintArgs) -> u8 {
         }
     };
     let Some(token) = answer.get("access_token").and_then(Value::as_str) else {
-        eprintln!("portcullis mint: the answer has no access_token");
+        eprintln!(
+            "portcullis mint: {url}/mint answered without an access_token; is {url} the development issuer's URL from the service's log?"
+        );
         return exit::UNAVAILABLE;
     };
     if args.json {

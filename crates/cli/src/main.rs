@@ -77,14 +77,14 @@ struct InspectArgs {
     token: String,
     #[command(flatten)]
     source: ConfigSource,
-    /// Overrides portcullis.issuer.
+    /// Overrides portcullis.issuer (over files and environment; the result is still checked).
     #[arg(long)]
     issuer: Option<String>,
     /// Overrides portcullis.audience (repeatable).
     #[arg(long)]
     audience: Vec<String>,
-    /// Overrides portcullis.mode (jwt, introspect, auto).
-    #[arg(long)]
+    /// Overrides portcullis.mode.
+    #[arg(long, value_parser = ["jwt", "introspect", "auto"])]
     mode: Option<String>,
     /// The request method the access rules are checked for.
     #[arg(long, default_value = "GET")]

@@ -187,6 +187,40 @@ async fn inspect_reports_several_claim_problems_of_one_token() {
 }
 
 #[tokio::test]
+async fn overrides_on_the_command_line_keep_the_rest_of_the_configuration() {
+    // The file names no issuer (so alone it is incomplete) but holds a rule; the command line
+    // adds issuer and audience, and the rule still applies.
+    let issuer = MockIssuer::start().await.unwrap();
+    let token = issuer.token().scopes(["hello:read"]).jwt();
+    let dir =
+        config_dir("[portcullis]\n\n[[portcullis.rules]]\npath = \"/admin/**\"\ndeny-all = true\n")
+            .display()
+            .to_string();
+    let common = [
+        "--config-dir",
+        &dir,
+        "--issuer",
+        issuer.issuer(),
+        "--audience",
+        "api://test",
+        "--json",
+    ];
+    let at = |path: &str| {
+        let mut list = vec!["inspect", &token, "--path", path];
+        list.extend(common);
+        args(&list)
+    };
+    let open = run(at("/orders")).await;
+    assert_eq!(code(&open), 0, "{}", stdout(&open));
+    let denied = run(at("/admin/users")).await;
+    assert_eq!(code(&denied), 1, "{}", stdout(&denied));
+    assert_eq!(json(&denied)["verdict"]["status"], 403);
+
+    let bad_mode = run(args(&["inspect", &token, "--mode", "jwtt"])).await;
+    assert_eq!(code(&bad_mode), 2, "a bad --mode is a usage error");
+}
+
+#[tokio::test]
 async fn inspect_introspects_opaque_tokens_and_exits_4_when_the_idp_is_down() {
     let mut idp = Idp::start().await;
     let dir = idp_config(&idp, "introspect").display().to_string();

@@ -16,6 +16,7 @@ use crate::error::AuthError;
 use crate::http::{FetchError, HttpClient};
 use crate::observe::IdpEndpoint;
 use crate::single_flight::SingleFlight;
+use crate::sync::{lock, read, write};
 
 /// A configured issuer identifier: `https`, or `http` on a loopback host, unless the dangerous
 /// setting allows plain `http` everywhere. Compared with `iss` as written, byte for byte.
@@ -252,11 +253,7 @@ impl Discovery {
         if let Some(url) = endpoint.of(&metadata) {
             return Ok(Some(url.clone()));
         }
-        let cached = self
-            .oauth_metadata
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let cached = read(&self.oauth_metadata).clone();
         let oauth = match cached {
             Some(known) => known,
             None => {
@@ -279,10 +276,7 @@ impl Discovery {
                             }
                             Err(e) => return Err(unavailable(&e)),
                         };
-                        *self
-                            .oauth_metadata
-                            .write()
-                            .unwrap_or_else(|p| p.into_inner()) = Some(found.clone());
+                        *write(&self.oauth_metadata) = Some(found.clone());
                         Ok(found)
                     })
                     .await?
@@ -312,13 +306,13 @@ impl Discovery {
                 match self.fetch().await {
                     Ok(metadata) => {
                         let metadata = Arc::new(metadata);
-                        *self.cached.write().unwrap_or_else(|p| p.into_inner()) = Some(metadata.clone());
+                        *write(&self.cached) = Some(metadata.clone());
                         tracing::info!(issuer = %self.issuer.as_str(), jwks_uri = ?metadata.jwks_uri, "portcullis: discovered the issuer's metadata");
                         Ok(metadata)
                     }
                     Err(error) => {
                         tracing::warn!(issuer = %self.issuer.as_str(), error = %error, "portcullis: discovery failed");
-                        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some((self.clock.now(), error.clone()));
+                        *lock(&self.last_failure) = Some((self.clock.now(), error.clone()));
                         Err(error)
                     }
                 }
@@ -328,14 +322,11 @@ impl Discovery {
 
     /// The metadata if it was fetched already.
     pub fn cached(&self) -> Option<Arc<ProviderMetadata>> {
-        self.cached
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        read(&self.cached).clone()
     }
 
     fn recent_failure(&self) -> Option<AuthError> {
-        let guard = self.last_failure.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = lock(&self.last_failure);
         let (when, error) = guard.as_ref()?;
         (elapsed_since(self.clock.now(), *when) < self.retry_backoff).then(|| error.clone())
     }

@@ -36,6 +36,7 @@ pub mod rules;
 pub mod scope;
 pub mod secret;
 pub mod single_flight;
+pub mod sync;
 pub mod token_cache;
 pub mod validate;
 

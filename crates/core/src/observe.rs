@@ -17,6 +17,8 @@
 //! | `portcullis_jwks_age_seconds` | gauge | (set by [`Telemetry::record_gauges`]) |
 
 use std::sync::Mutex;
+
+use crate::sync::lock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -57,14 +59,6 @@ pub enum IdpEndpoint {
 }
 
 impl IdpEndpoint {
-    const ALL: [Self; 5] = [
-        Self::Discovery,
-        Self::Jwks,
-        Self::Introspection,
-        Self::Userinfo,
-        Self::Token,
-    ];
-
     /// The label value.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -276,13 +270,13 @@ impl Telemetry {
         record.last_success = Some(Instant::now());
     }
 
-    /// Corrects the last call of `endpoint` to a failure: it answered, but not usefully.
+    /// Marks the last call of `endpoint` a failure after all: it answered, but not usefully.
     pub fn answer_refused(&self, endpoint: IdpEndpoint, kind: &'static str, message: String) {
         metrics::counter!(names::IDP_ERRORS, "endpoint" => endpoint.as_str(), "kind" => kind)
             .increment(1);
         let mut record = lock(&self.calls[endpoint.index()]);
         record.errors += 1;
-        record.last_success = None;
+        // Later than the success `idp_call` just recorded for the same call, so it is the last word.
         record.last_error = Some((Instant::now(), message));
     }
 
@@ -314,24 +308,8 @@ impl Telemetry {
         lock(&self.calls[endpoint.index()]).clone()
     }
 
-    /// Every endpoint called so far, with its record.
-    pub fn called(&self) -> Vec<(IdpEndpoint, CallRecord)> {
-        IdpEndpoint::ALL
-            .into_iter()
-            .map(|e| (e, self.calls(e)))
-            .filter(|(_, r)| r.calls > 0)
-            .collect()
-    }
-
     /// The cached JWKS, when one was fetched.
     pub fn jwks(&self) -> Option<JwksRecord> {
         *lock(&self.jwks)
     }
-}
-
-/// Records never poison: a panic while holding a record leaves a usable record.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -131,6 +131,21 @@ struct Rule {
     access: Access,
 }
 
+impl std::fmt::Display for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::PermitAll => f.write_str("open to everyone (a token, when sent, must be valid)"),
+            Self::Authenticated => f.write_str("needs a valid token"),
+            // "this resource needs the scope x" → "needs the scope x"
+            Self::Require(policy) => {
+                let sentence = policy.describe();
+                f.write_str(sentence.strip_prefix("this resource ").unwrap_or(&sentence))
+            }
+            Self::DenyAll => f.write_str("denied to everyone"),
+        }
+    }
+}
+
 /// Compiled rules.
 #[derive(Debug, Clone)]
 pub struct RuleSet {

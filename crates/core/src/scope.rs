@@ -428,9 +428,7 @@ pub fn declare(policy: &ScopePolicy) {
     if policy.target() != Target::Scopes {
         return;
     }
-    let mut declared = DECLARED_AT_RUNTIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut declared = crate::sync::lock(&DECLARED_AT_RUNTIME);
     for item in policy.items() {
         if let Ok(token) = ScopeToken::new(item) {
             declared.insert(token);
@@ -441,10 +439,7 @@ pub fn declare(policy: &ScopePolicy) {
 /// Every scope the routes of this process declared: by `#[requires_scopes]` (collected at link
 /// time) and by route layers built so far. Sorted, without duplicates.
 pub fn declared() -> BTreeSet<ScopeToken> {
-    let mut all = DECLARED_AT_RUNTIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
+    let mut all = crate::sync::lock(&DECLARED_AT_RUNTIME).clone();
     for declared in inventory::iter::<DeclaredScopes> {
         all.extend(
             declared

@@ -12,6 +12,8 @@ use std::sync::Mutex;
 
 use tokio::sync::watch;
 
+use crate::sync::lock;
+
 /// Deduplicates concurrent calls by key.
 #[derive(Debug)]
 pub struct SingleFlight<K, V> {
@@ -72,10 +74,7 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
     /// Waits for the call for `key` that is running now, if any; never starts one.
     pub async fn wait(&self, key: &K) -> Option<V> {
         let mut receiver = {
-            let map = self
-                .in_flight
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let map = lock(&self.in_flight);
             map.get(key)?.clone()
         };
         let done = receiver.wait_for(Option::is_some).await.ok()?;
@@ -83,10 +82,7 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
     }
 
     fn join(&self, key: &K) -> Role<V> {
-        let mut map = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut map = lock(&self.in_flight);
         if let Some(receiver) = map.get(key) {
             return Role::Follower(receiver.clone());
         }
@@ -97,7 +93,7 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
 
     /// How many keys are being fetched right now.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.lock().map(|m| m.len()).unwrap_or(0)
+        lock(&self.in_flight).len()
     }
 }
 
@@ -108,11 +104,7 @@ struct LeaderGuard<'a, K: Hash + Eq, V> {
 
 impl<K: Hash + Eq, V> Drop for LeaderGuard<'_, K, V> {
     fn drop(&mut self) {
-        let mut map = self
-            .group
-            .in_flight
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut map = lock(&self.group.in_flight);
         map.remove(&self.key);
     }
 }

@@ -11,6 +11,8 @@
 
 use std::sync::RwLock;
 
+use crate::sync::{read, write};
+
 const SHARDS: usize = 16;
 /// Slots per set.
 pub const WAYS: usize = 4;
@@ -79,18 +81,16 @@ impl<V: Clone> TokenCache<V> {
         self.get_with(key, now, |value| Some(value.clone()))
     }
 
-    /// Looks at the live value under `key` without cloning it: `read` decides what to take.
-    pub fn get_with<R>(&self, key: u64, now: i64, read: impl FnOnce(&V) -> Option<R>) -> Option<R> {
+    /// Looks at the live value under `key` without cloning it: `take` decides what to take.
+    pub fn get_with<R>(&self, key: u64, now: i64, take: impl FnOnce(&V) -> Option<R>) -> Option<R> {
         let (shard, first) = self.place(key);
-        let shard = shard
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let shard = read(shard);
         shard.slots[first..first + WAYS]
             .iter()
             .flatten()
             .find(|slot| slot.key == key)
             .filter(|slot| now < slot.dies_at)
-            .and_then(|slot| read(&slot.value))
+            .and_then(|slot| take(&slot.value))
     }
 
     /// Stores `value` under `key` until `dies_at` (Unix seconds, exclusive), in place of the
@@ -100,9 +100,7 @@ impl<V: Clone> TokenCache<V> {
             return;
         }
         let (shard, first) = self.place(key);
-        let mut shard = shard
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut shard = write(shard);
         shard.inserted += 1;
         let inserted = shard.inserted;
         let set = &mut shard.slots[first..first + WAYS];
@@ -132,9 +130,7 @@ impl<V: Clone> TokenCache<V> {
     /// Forgets `key`.
     pub fn remove(&self, key: u64) {
         let (shard, first) = self.place(key);
-        let mut shard = shard
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut shard = write(shard);
         for slot in &mut shard.slots[first..first + WAYS] {
             if slot.as_ref().is_some_and(|s| s.key == key) {
                 *slot = None;
@@ -146,14 +142,7 @@ impl<V: Clone> TokenCache<V> {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| {
-                s.read()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .slots
-                    .iter()
-                    .flatten()
-                    .count()
-            })
+            .map(|s| read(s).slots.iter().flatten().count())
             .sum()
     }
 

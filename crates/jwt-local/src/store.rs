@@ -19,6 +19,7 @@ use portcullis_core::config::JwksConfig;
 use portcullis_core::http::{FetchError, HttpClient};
 use portcullis_core::observe::IdpEndpoint;
 use portcullis_core::single_flight::SingleFlight;
+use portcullis_core::sync::{lock, read, write};
 use portcullis_core::{AuthError, Clock, EndpointSource};
 
 use crate::jwks::KeySet;
@@ -109,10 +110,7 @@ impl JwksStore {
 
     /// The cached keys without fetching.
     pub fn cached(&self) -> Option<Arc<CachedKeys>> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        read(&self.current).clone()
     }
 
     /// The current keys: fetched when there are none; when stale, returned as they are while a
@@ -134,10 +132,7 @@ impl JwksStore {
     /// within the cooldown; `None` when no refetch was allowed or it failed.
     pub async fn refetch_for_unknown_kid(self: &Arc<Self>) -> Option<Arc<CachedKeys>> {
         let allowed = {
-            let mut last = self
-                .last_unknown_kid_fetch
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut last = lock(&self.last_unknown_kid_fetch);
             let now = self.clock.now();
             let cooling = last
                 .is_some_and(|when| elapsed_since(now, when) < self.config.unknown_kid_cooldown);
@@ -176,7 +171,7 @@ impl JwksStore {
     }
 
     fn recent_failure(&self) -> Option<AuthError> {
-        let guard = self.last_failure.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = lock(&self.last_failure);
         let (when, error) = guard.as_ref()?;
         (elapsed_since(self.clock.now(), *when) < self.retry_backoff).then(|| error.clone())
     }
@@ -184,7 +179,7 @@ impl JwksStore {
     async fn fetch_and_store(&self) -> Result<Arc<CachedKeys>, AuthError> {
         match self.fetch().await {
             Ok(mut keys) => {
-                let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+                let mut current = write(&self.current);
                 let unchanged = current
                     .as_ref()
                     .is_some_and(|old| old.document == keys.document);
@@ -200,8 +195,7 @@ impl JwksStore {
             Err(error) => {
                 let kept = self.cached().is_some();
                 tracing::warn!(error = %error, kept_previous_keys = kept, "portcullis: JWKS refresh failed");
-                *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some((self.clock.now(), error.clone()));
+                *lock(&self.last_failure) = Some((self.clock.now(), error.clone()));
                 Err(error)
             }
         }

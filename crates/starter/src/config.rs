@@ -96,6 +96,32 @@ impl LoadedConfig {
             })
     }
 
+    /// Every key in force (`portcullis.…`, dotted; arrays are one value), its value with secrets
+    /// as `***`, and where it came from: what `portcullis config` prints.
+    pub fn entries(&self) -> Vec<ConfigEntry> {
+        let mut leaves = Vec::new();
+        leaf_values(
+            "",
+            serde_json::to_value(&self.config).unwrap_or_default(),
+            &mut leaves,
+        );
+        leaves
+            .into_iter()
+            .map(|(key, value)| {
+                let value = if is_secret_key(&key) && !value.is_null() {
+                    serde_json::Value::String("***".into())
+                } else {
+                    value
+                };
+                ConfigEntry {
+                    source: self.source_of(&key),
+                    key: format!("{SECTION}.{key}"),
+                    value,
+                }
+            })
+            .collect()
+    }
+
     /// Turns the problems `PortcullisConfig::check` finds into errors with sources.
     pub fn problems_to_errors(&self, problems: Vec<ConfigProblem>) -> ConfigErrors {
         ConfigErrors(
@@ -115,11 +141,40 @@ impl LoadedConfig {
     }
 }
 
+/// One value of [`LoadedConfig::entries`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ConfigEntry {
+    /// `portcullis.jwt.leeway`.
+    pub key: String,
+    /// The value (`***` for a secret that is set).
+    pub value: serde_json::Value,
+    /// `config/default.toml:12`, `environment variable …`, `command line` or `default`.
+    pub source: String,
+}
+
+/// The leaves of a JSON object, with dotted keys; arrays and empty objects are leaves.
+fn leaf_values(prefix: &str, value: serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {
+    match value {
+        serde_json::Value::Object(map) if !map.is_empty() => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                leaf_values(&key, v, out);
+            }
+        }
+        other => out.push((prefix.to_owned(), other)),
+    }
+}
+
 /// Reads configuration the standard way.
 #[derive(Debug, Clone)]
 pub struct ConfigLoader {
     dir: PathBuf,
     profile: Option<String>,
+    overrides: Vec<(String, serde_json::Value)>,
 }
 
 impl Default for ConfigLoader {
@@ -135,7 +190,11 @@ impl ConfigLoader {
         let dir =
             std::env::var_os(CONFIG_DIR_VAR).map_or_else(|| PathBuf::from("config"), PathBuf::from);
         let profile = std::env::var(PROFILE_VAR).ok().filter(|p| !p.is_empty());
-        Self { dir, profile }
+        Self {
+            dir,
+            profile,
+            overrides: Vec::new(),
+        }
     }
 
     /// Reads from another folder.
@@ -149,6 +208,16 @@ impl ConfigLoader {
     #[must_use]
     pub fn profile(mut self, profile: impl Into<String>) -> Self {
         self.profile = Some(profile.into());
+        self
+    }
+
+    /// Sets `key` (below `portcullis`, dotted, kebab-case) over every other source; its source
+    /// reads "command line". For tools (`portcullis inspect --issuer …`): the result is still
+    /// checked, and the files' other values still apply.
+    #[must_use]
+    pub fn set(mut self, key: &str, value: impl serde::Serialize) -> Self {
+        let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        self.overrides.push((key.to_owned(), value));
         self
     }
 
@@ -177,7 +246,12 @@ impl ConfigLoader {
                 )
                 .into()
             });
-        Ok(figment.merge(env))
+        let figment = figment.merge(env);
+        Ok(if self.overrides.is_empty() {
+            figment
+        } else {
+            figment.merge(Overrides(self.overrides.clone()))
+        })
     }
 
     /// Loads and checks the `[portcullis]` section.
@@ -311,6 +385,41 @@ fn mask(key: &str, actual: &Actual) -> String {
 /// Keys whose values are never shown.
 pub fn is_secret_key(key: &str) -> bool {
     key.contains("secret") || key.contains("password") || key.ends_with("private-key")
+}
+
+/// Values set in code by a tool, above every other source.
+struct Overrides(Vec<(String, serde_json::Value)>);
+
+impl Provider for Overrides {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("command line")
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        // One nested table: `portcullis.jwt.leeway = 5` becomes {portcullis: {jwt: {leeway: 5}}}.
+        let mut root = serde_json::Map::new();
+        for (key, value) in &self.0 {
+            let mut node = &mut root;
+            let path: Vec<&str> = std::iter::once(SECTION).chain(key.split('.')).collect();
+            let (last, parents) = path.split_last().unwrap_or((&SECTION, &[]));
+            for part in parents {
+                let entry = node
+                    .entry((*part).to_owned())
+                    .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+                if !entry.is_object() {
+                    *entry = serde_json::Value::Object(serde_json::Map::new());
+                }
+                let Some(next) = entry.as_object_mut() else {
+                    return Err(figment::Error::from(format!("cannot set {key}")));
+                };
+                node = next;
+            }
+            node.insert((*last).to_owned(), value.clone());
+        }
+        Serialized::defaults(serde_json::Value::Object(root)).data()
+    }
 }
 
 fn describe_source(metadata: &Metadata, key: &str) -> String {
@@ -454,6 +563,37 @@ mod tests {
                 loaded.source_of("audience")
             );
             assert_eq!(loaded.source_of("mode"), "default");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn values_set_by_a_tool_win_name_their_source_and_are_still_checked() {
+        Jail::expect_with(|jail| {
+            jail.create_dir("config")?;
+            jail.create_file(
+                "config/default.toml",
+                "[portcullis]\naudience = \"api\"\n[portcullis.jwt]\nleeway = 30\n",
+            )?;
+            jail.set_env("PORTCULLIS_ISSUER", "https://env.example");
+            let loaded = ConfigLoader::new()
+                .dir(jail.directory().join("config"))
+                .set("issuer", "https://cli.example")
+                .load()
+                .unwrap();
+            assert_eq!(loaded.config.issuer.as_deref(), Some("https://cli.example"));
+            assert_eq!(loaded.source_of("issuer"), "command line");
+            assert_eq!(loaded.config.jwt.leeway, std::time::Duration::from_secs(30));
+            let errors = ConfigLoader::new()
+                .dir(jail.directory().join("config"))
+                .set("mode", "jwtt")
+                .load()
+                .unwrap_err()
+                .to_string();
+            assert!(
+                errors.contains("portcullis.mode") && errors.contains("command line"),
+                "{errors}"
+            );
             Ok(())
         });
     }

@@ -8,6 +8,7 @@ use portcullis_core::IssuerUrl;
 use portcullis_core::config::Mode;
 use portcullis_core::http::HttpClient;
 use portcullis_core::observe::{CallRecord, IdpEndpoint, Telemetry};
+use portcullis_core::sync::lock;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -149,7 +150,7 @@ impl HealthCheck {
                     details.insert(
                         "error".into(),
                         format!(
-                            "the metadata names issuer {:?}, not {}",
+                            "the metadata names issuer {:?}, not {}; set portcullis.issuer to exactly what the IdP publishes",
                             named.unwrap_or(""),
                             issuer.as_str()
                         )
@@ -209,7 +210,7 @@ fn calls(record: &CallRecord) -> Component {
         );
     }
     let failed_last = match (&record.last_error, record.last_success) {
-        (Some((error_at, _)), Some(success_at)) => *error_at > success_at,
+        (Some((error_at, _)), Some(success_at)) => *error_at >= success_at,
         (Some(_), None) => true,
         _ => false,
     };
@@ -221,10 +222,4 @@ fn calls(record: &CallRecord) -> Component {
         Status::Up
     };
     Component { status, details }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

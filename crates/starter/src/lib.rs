@@ -47,7 +47,7 @@ pub use authorize::{
 };
 pub use auto::AutoValidator;
 pub use builder::{Portcullis, PortcullisBuilder, StartupError};
-pub use config::{ConfigError, ConfigErrors, ConfigLoader, LoadedConfig};
+pub use config::{ConfigEntry, ConfigError, ConfigErrors, ConfigLoader, LoadedConfig};
 pub use health::Health;
 pub use layer::{AuthLayer, AuthService};
 pub use pipeline::Pipeline;

@@ -190,6 +190,9 @@ impl Pipeline {
             Ok(None) => steps.push(Step::failed("bearer token", &AuthError::missing_token())),
             Err(error) => steps.push(Step::failed("bearer token", &error)),
         }
+        // The verdict is the real decision (cache included): the explanation above ran the same
+        // checks uncached, so an introspected token is asked about twice — a tool's price for
+        // never disagreeing with the service.
         let verdict = self.decide(parts, &self.rules).await;
         if let Ok(Some(principal)) = &verdict {
             let scopes: Vec<&str> = principal.scopes().iter().map(|s| s.as_str()).collect();
@@ -205,7 +208,7 @@ impl Pipeline {
             ));
         }
         let access = self.rules.decide(&parts.method, parts.uri.path());
-        let rule = format!("{} {}: {access:?}", parts.method, parts.uri.path());
+        let rule = format!("{} {} {access}", parts.method, parts.uri.path());
         steps.push(match &verdict {
             Err(error) if error.kind() == portcullis_core::ErrorKind::InsufficientScope => {
                 Step::failed("access rule", error)

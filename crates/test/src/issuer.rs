@@ -14,6 +14,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use portcullis::PortcullisConfig;
 use portcullis::core::config::{ClientAuthMethod, Mode};
 use portcullis::core::secret::Secret;
+use portcullis::core::sync::lock;
 use portcullis::dev::{DevKey, rand_suffix, unix_now};
 use portcullis::{Portcullis, StartupError};
 use serde_json::{Map, Value, json};
@@ -382,12 +383,6 @@ async fn userinfo(State(state): State<Arc<IssuerState>>, headers: HeaderMap) -> 
     let mut claims = lock(&state.userinfo).get(sub).cloned().unwrap_or_default();
     claims.insert("sub".into(), sub.into());
     Json(Value::Object(claims)).into_response()
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Decodes a JWT's payload without verifying it (for assertions in tests).

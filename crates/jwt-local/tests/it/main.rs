@@ -470,14 +470,19 @@ async fn a_refresh_that_brings_the_same_keys_keeps_cached_decisions() {
 
 #[tokio::test]
 async fn the_first_token_is_cached_with_the_keys_that_verified_it() {
-    // Lazy discovery: the first validation fetches the keys. Its cached decision must hold for
-    // the key set it was verified with, not for the empty store that preceded it.
+    // Lazy discovery: the first validation fetches the keys. Its cached decision must stand for
+    // the key set it was verified with, not for the empty store before the fetch. A token
+    // without `kid` shows it: its decision holds only while the key set is the same one.
     let key = TestKey::es256("k1");
     let f = fixture(&[&key], |_| {}).await;
-    let token = key.sign(&claims());
+    let token = key.sign_with_header(&json!({"alg": "ES256", "typ": "at+jwt"}), &claims());
     validate(&f, &token).await.unwrap();
-    let sent = BearerToken::new(token.clone());
-    assert!(f.validator.cached(&sent).is_some());
+    validate(&f, &token).await.unwrap();
+    assert_eq!(
+        f.validator.signature_checks(),
+        1,
+        "the second time is a cache hit"
+    );
     assert!(f.validator.cached_bytes(token.as_bytes()).is_some());
     assert!(
         f.validator

@@ -286,25 +286,13 @@ fn scope_tokens_are_validated_in_const_context() {
     let () = CHECKED;
 }
 
-fn leaf_keys(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map {
-                leaf_keys(&format!("{prefix}.{k}"), v, out);
-            }
-        }
-        _ => out.push(prefix.to_owned()),
-    }
-}
-
 #[test]
 fn docs_configuration_lists_every_key_with_its_environment_name_and_nothing_else() {
-    let mut keys = Vec::new();
-    leaf_keys(
-        "portcullis",
-        &serde_json::to_value(PortcullisConfig::default()).unwrap(),
-        &mut keys,
-    );
+    let mut keys: Vec<String> = portcullis::LoadedConfig::from_config(PortcullisConfig::default())
+        .entries()
+        .into_iter()
+        .map(|entry| entry.key)
+        .collect();
     keys.sort();
     let doc = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
