@@ -157,13 +157,14 @@ pub struct IntrospectionConfig {
     /// `kid` to put in the client assertion header, when the IdP needs one.
     pub private_key_id: Option<String>,
     /// How long an active answer is reused (never past the token's `exp`). A revoked token keeps
-    /// working here for at most this long.
+    /// working here for at most this long (default 30 s).
     #[serde(with = "duration")]
     pub cache_ttl: Duration,
     /// How long an inactive answer is reused.
     #[serde(with = "duration")]
     pub inactive_cache_ttl: Duration,
-    /// Most answers kept.
+    /// Most active answers kept (inactive ones have their own cache, an eighth of this size);
+    /// `0` turns caching off: every request is introspected.
     pub cache_capacity: u64,
     /// Accept answers without `aud` (for IdPs that omit it on tokens issued without a resource).
     pub allow_missing_aud: bool,
@@ -178,7 +179,7 @@ impl Default for IntrospectionConfig {
             auth_method: ClientAuthMethod::default(),
             private_key_file: None,
             private_key_id: None,
-            cache_ttl: Duration::from_secs(300),
+            cache_ttl: Duration::from_secs(30),
             inactive_cache_ttl: Duration::from_secs(10),
             cache_capacity: 10_000,
             allow_missing_aud: false,
@@ -429,10 +430,13 @@ pub struct JwksConfig {
     /// Upper bound on a server-given `max-age`.
     #[serde(with = "duration")]
     pub max_refresh: Duration,
-    /// After a token with an unknown `kid` caused a refetch, further unknown kids wait this long
-    /// for the next one.
+    /// A `kid` that a refetch showed the issuer does not publish causes no refetch for this long.
     #[serde(with = "duration")]
     pub unknown_kid_cooldown: Duration,
+    /// At most one refetch for unknown kids per this interval, whatever the kids: the bound on
+    /// what a flood of made-up kids costs the IdP, and on how long a real rotation can wait.
+    #[serde(with = "duration")]
+    pub unknown_kid_min_interval: Duration,
 }
 
 impl Default for JwksConfig {
@@ -442,6 +446,7 @@ impl Default for JwksConfig {
             min_refresh: Duration::from_secs(60),
             max_refresh: Duration::from_secs(86_400),
             unknown_kid_cooldown: Duration::from_secs(30),
+            unknown_kid_min_interval: Duration::from_secs(1),
         }
     }
 }

@@ -76,13 +76,13 @@ impl std::fmt::Debug for AuthContext {
     }
 }
 
-/// The principal of a request: the layer's (in [`AuthContext`]), else one another component
-/// inserted as a `Principal` extension.
+/// The principal of a request: the one the layer put in its [`AuthContext`], and nothing else.
+/// A bare `Principal` extension (inserted by any other code) never counts: on an anonymous or
+/// permit-all route it would otherwise authenticate a request that sent no token.
 pub fn principal_of(extensions: &http::Extensions) -> Option<&Principal> {
     extensions
         .get::<AuthContext>()
         .and_then(AuthContext::principal)
-        .or_else(|| extensions.get::<Principal>())
 }
 
 /// An error raised after the layer (by an extractor or an authorization step), rendered with the

@@ -24,6 +24,9 @@ use crate::sync::{lock, read, write};
 pub struct IssuerUrl {
     text: String,
     url: Url,
+    /// `portcullis.dangerous.allow-http-issuer`: the endpoints the metadata names follow the
+    /// same scheme rule as the issuer.
+    allow_http_anywhere: bool,
 }
 
 /// Why an issuer identifier was refused.
@@ -71,7 +74,15 @@ impl IssuerUrl {
         Ok(Self {
             text: text.to_owned(),
             url,
+            allow_http_anywhere,
         })
+    }
+
+    /// Checks an endpoint URL that a metadata document names with the issuer's scheme rule
+    /// (https; plain http only on loopback hosts or with the dangerous setting), exactly as a
+    /// configured endpoint is checked.
+    pub fn check_endpoint(&self, url: &str) -> Result<(), String> {
+        crate::config::check_endpoint(url, self.allow_http_anywhere)
     }
 
     /// The identifier as configured.
@@ -135,6 +146,9 @@ pub struct ProviderMetadata {
     /// Every other member.
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
+    /// The URL this document was read from (not a member: errors name it).
+    #[serde(skip)]
+    pub document: String,
 }
 
 /// Where an endpoint's URL comes from: configuration, or the issuer's metadata.
@@ -248,9 +262,12 @@ impl Discovery {
     /// An endpoint from the metadata. Some IdPs publish an endpoint (introspection, typically)
     /// only in the RFC 8414 document: when the OpenID document lacks it, that one is read too,
     /// once. `Ok(None)` when neither names it.
+    /// A discovered URL goes through the same scheme check as a configured one; one that fails
+    /// it is a misconfiguration naming the document and the member, never called.
     pub async fn endpoint(&self, endpoint: Endpoint) -> Result<Option<String>, AuthError> {
         let metadata = self.metadata().await?;
         if let Some(url) = endpoint.of(&metadata) {
+            self.check_discovered(&metadata.document, endpoint, url)?;
             return Ok(Some(url.clone()));
         }
         let cached = read(&self.oauth_metadata).clone();
@@ -265,8 +282,9 @@ impl Discovery {
                             .get_json::<ProviderMetadata>(IdpEndpoint::Discovery, &url)
                             .await
                         {
-                            Ok(fetched) => {
+                            Ok(mut fetched) => {
                                 check_issuer(&self.issuer, &fetched.value)?;
+                                fetched.value.document = url;
                                 Some(Arc::new(fetched.value))
                             }
                             Err(FetchError::Status { status, .. })
@@ -282,7 +300,29 @@ impl Discovery {
                     .await?
             }
         };
-        Ok(oauth.as_deref().and_then(|m| endpoint.of(m)).cloned())
+        let Some((document, url)) = oauth
+            .as_deref()
+            .and_then(|m| Some((&m.document, endpoint.of(m)?)))
+        else {
+            return Ok(None);
+        };
+        self.check_discovered(document, endpoint, url)?;
+        Ok(Some(url.clone()))
+    }
+
+    fn check_discovered(
+        &self,
+        document: &str,
+        endpoint: Endpoint,
+        url: &str,
+    ) -> Result<(), AuthError> {
+        self.issuer.check_endpoint(url).map_err(|reason| {
+            AuthError::misconfigured(format!(
+                "the discovery document {document} names {} = {url:?}, which Portcullis will not call: {reason}; fix the IdP's metadata or set {}",
+                endpoint.member(),
+                endpoint.setting()
+            ))
+        })
     }
 
     /// The configured issuer.
@@ -338,7 +378,10 @@ impl Discovery {
             .get_json::<ProviderMetadata>(IdpEndpoint::Discovery, &oidc_url)
             .await;
         let metadata = match first {
-            Ok(fetched) => fetched.value,
+            Ok(fetched) => ProviderMetadata {
+                document: oidc_url,
+                ..fetched.value
+            },
             Err(FetchError::Status { status, .. }) if (400..500).contains(&status) => {
                 let oauth_url = self.issuer.oauth_metadata_url();
                 match self
@@ -346,7 +389,10 @@ impl Discovery {
                     .get_json::<ProviderMetadata>(IdpEndpoint::Discovery, &oauth_url)
                     .await
                 {
-                    Ok(fetched) => fetched.value,
+                    Ok(fetched) => ProviderMetadata {
+                        document: oauth_url,
+                        ..fetched.value
+                    },
                     Err(FetchError::Status { status: second, .. })
                         if (400..500).contains(&second) =>
                     {

@@ -68,6 +68,19 @@ pub enum FetchError {
         /// The limit.
         limit: usize,
     },
+    /// A redirect (`3xx`): never followed, since a credential (client secret, token) would go
+    /// with it.
+    #[error(
+        "{url} answered HTTP {status} redirecting to {location:?}; Portcullis follows no redirect (a credential would go with it): configure the final URL"
+    )]
+    Redirected {
+        /// The URL called.
+        url: String,
+        /// The status.
+        status: u16,
+        /// The `Location` header, as sent.
+        location: String,
+    },
     /// A body that is not the JSON expected.
     #[error("{url} sent a body that is not the expected JSON: {reason}")]
     InvalidJson {
@@ -109,7 +122,9 @@ pub struct HttpClient {
 
 impl HttpClient {
     /// Builds a client. Redirects are not followed: metadata, keys and introspection answers come
-    /// from the URLs configured or discovered, not from wherever a response points.
+    /// from the URLs configured or discovered, not from wherever a response points, and a
+    /// credential (client secret, client assertion, the caller's token) never goes with one. A
+    /// `3xx` answer is [`FetchError::Redirected`].
     pub fn new(settings: HttpSettings) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
@@ -147,6 +162,18 @@ impl HttpClient {
                 .await
                 .map_err(|e| self.transport_error(url, &e))?;
             let status = response.status();
+            if status.is_redirection() {
+                let location = response
+                    .headers()
+                    .get(http::header::LOCATION)
+                    .map(|v| body_excerpt(v.as_bytes()))
+                    .unwrap_or_default();
+                return Err(FetchError::Redirected {
+                    url: url.to_owned(),
+                    status: status.as_u16(),
+                    location,
+                });
+            }
             let headers = response.headers().clone();
             let body = self.read_body(url, response).await?;
             Ok::<_, FetchError>(Exchanged {

@@ -4,6 +4,10 @@
 //! space-delimited string, as the RFCs and Entra ID send it, or an array, as Okta sends `scp`).
 //! Authorities (roles, groups) are read from any claim path, with an optional prefix:
 //! `roles`, `groups`, Keycloak's `realm_access.roles` and `resource_access.<client>.roles`.
+//!
+//! Only a **string** claim is split on spaces (the RFC 6749 §3.3 shape). An **array** element is
+//! taken whole: a group named `"not admin"` is the authority `not admin`, never `not` and
+//! `admin`, and an array element that is not one valid scope token grants no scope.
 
 use serde_json::Value;
 
@@ -53,9 +57,11 @@ impl ClaimMapping {
     pub fn principal(&self, token: BearerToken, claims: Claims) -> Principal {
         let mut scopes = Scopes::empty();
         for name in &self.scope_claims {
-            for value in strings(claims.get(name)) {
-                scopes.extend(value.split(' ').filter_map(|s| ScopeToken::new(s).ok()));
-            }
+            for_each_item(claims.get(name), |item| {
+                if let Ok(scope) = ScopeToken::new(item) {
+                    scopes.extend([scope]);
+                }
+            });
         }
         let mut authorities: Vec<String> = Vec::new();
         for source in &self.authorities {
@@ -67,25 +73,28 @@ impl ClaimMapping {
             for segment in rest {
                 node = node.and_then(|v| v.get(segment));
             }
-            for value in strings(node) {
-                for item in value.split(' ').filter(|s| !s.is_empty()) {
-                    let authority = format!("{}{item}", source.prefix);
-                    if !authorities.contains(&authority) {
-                        authorities.push(authority);
-                    }
+            for_each_item(node, |item| {
+                if item.is_empty() {
+                    return;
                 }
-            }
+                let authority = format!("{}{item}", source.prefix);
+                if !authorities.contains(&authority) {
+                    authorities.push(authority);
+                }
+            });
         }
         Principal::from_mapped(token, claims, scopes, authorities)
     }
 }
 
-/// A string, or the strings of an array; nothing for anything else.
-fn strings(value: Option<&Value>) -> Vec<&str> {
+/// Calls `each` for the items of a claim: a string is space-delimited (RFC 6749 §3.3), so each
+/// word is an item; an array's string elements are items whole (a name with a space in it stays
+/// one name); anything else has no items.
+fn for_each_item<'a>(value: Option<&'a Value>, each: impl FnMut(&'a str)) {
     match value {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
+        Some(Value::String(s)) => s.split(' ').for_each(each),
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).for_each(each),
+        _ => {}
     }
 }
 
@@ -151,6 +160,46 @@ mod tests {
         );
         assert!(p.has_authority("ROLE_admin"));
         assert!(!p.has_authority("admin"));
+    }
+
+    #[test]
+    fn array_elements_are_taken_whole_and_strings_are_split() {
+        let config = ClaimsConfig {
+            scopes: vec!["scope".into(), "scp".into()],
+            authorities: vec![
+                AuthorityClaim {
+                    path: "groups".into(),
+                    prefix: "ROLE_".into(),
+                },
+                AuthorityClaim {
+                    path: "roles".into(),
+                    prefix: String::new(),
+                },
+            ],
+        };
+        let p = map(
+            &config,
+            json!({
+                "groups": ["not admin", "Sales Team"],
+                "roles": "reader writer",
+                "scope": "a b",
+                "scp": ["orders:read orders:write", "c"]
+            }),
+        );
+        assert_eq!(
+            p.authorities(),
+            ["ROLE_not admin", "ROLE_Sales Team", "reader", "writer"]
+        );
+        assert!(
+            !p.has_authority("ROLE_admin"),
+            "a group named `not admin` is not `admin`"
+        );
+        assert!(!p.has_authority("ROLE_not"));
+        assert_eq!(
+            p.scopes().to_string(),
+            "a b c",
+            "an array element with a space is not a scope token and grants nothing"
+        );
     }
 
     #[test]

@@ -249,6 +249,7 @@ impl Telemetry {
                     FetchError::Status { .. } => "status_4xx",
                     FetchError::TooLarge { .. } => "too_large",
                     FetchError::InvalidJson { .. } => "invalid_json",
+                    FetchError::Redirected { .. } => "redirect",
                 };
                 self.call_failed(endpoint, kind, error.to_string());
             }

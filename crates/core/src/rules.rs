@@ -221,6 +221,11 @@ impl RuleSet {
                             ));
                         }
                     }
+                    // axum (like HTTP itself, RFC 9110 §9.3.2) answers HEAD with the GET handler:
+                    // a rule that guards GET guards HEAD too, or HEAD would read its headers freely.
+                    if parsed.contains(&Method::GET) && !parsed.contains(&Method::HEAD) {
+                        parsed.push(Method::HEAD);
+                    }
                     Some(Some(parsed))
                 }
             };
@@ -402,6 +407,20 @@ mod tests {
         );
         assert_eq!(set.decide(&Method::GET, "/health"), &Access::PermitAll);
         assert_eq!(set.decide(&Method::GET, "/other"), &Access::Authenticated);
+    }
+
+    #[test]
+    fn a_get_rule_guards_head_too() {
+        let set = RuleSet::compile(
+            &[rule("/x", Some(&["GET"]), &["x:read"])],
+            DefaultRule::PermitAll,
+        )
+        .unwrap();
+        assert!(
+            matches!(set.decide(&Method::HEAD, "/x"), Access::Require(_)),
+            "HEAD is answered by the GET handler, so the GET rule must apply"
+        );
+        assert_eq!(set.decide(&Method::POST, "/x"), &Access::PermitAll);
     }
 
     #[test]

@@ -36,11 +36,13 @@ pub struct IntrospectionSettings {
     pub allow_missing_aud: bool,
     /// Clock skew on `exp`/`nbf`.
     pub leeway: Duration,
-    /// Longest reuse of an active answer.
+    /// Longest reuse of an active answer: the bound on how long a revoked token keeps working.
     pub cache_ttl: Duration,
     /// Reuse of an inactive answer.
     pub inactive_cache_ttl: Duration,
-    /// Most answers kept.
+    /// Most active answers kept; zero turns caching off (every request is introspected).
+    /// Inactive answers have their own cache, an eighth of this size, so a flood of unknown
+    /// tokens cannot evict active answers.
     pub cache_capacity: u64,
     /// Claims → principal.
     pub mapping: Arc<ClaimMapping>,
@@ -103,7 +105,10 @@ pub struct IntrospectionValidator {
     client_auth: ClientAuth,
     http: HttpClient,
     clock: Arc<dyn Clock>,
-    cache: TokenCache<Entry>,
+    /// Active answers; `None` when `cache-capacity = 0`.
+    cache: Option<TokenCache<Entry>>,
+    /// Refusals (inactive tokens), apart so that they can never evict an active answer.
+    refusals: Option<TokenCache<Entry>>,
     keys: LookupKeys,
     flight: SingleFlight<TokenKey, Result<Entry, AuthError>>,
     calls: AtomicU64,
@@ -128,7 +133,9 @@ impl IntrospectionValidator {
         http: HttpClient,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let cache = TokenCache::new(settings.cache_capacity);
+        let capacity = settings.cache_capacity;
+        let cache = (capacity > 0).then(|| TokenCache::new(capacity));
+        let refusals = (capacity > 0).then(|| TokenCache::new(capacity / 8));
         Self {
             settings,
             endpoint,
@@ -136,6 +143,7 @@ impl IntrospectionValidator {
             http,
             clock,
             cache,
+            refusals,
             keys: LookupKeys::new(),
             flight: SingleFlight::new(),
             calls: AtomicU64::new(0),
@@ -147,15 +155,15 @@ impl IntrospectionValidator {
         self.calls.load(Ordering::Relaxed)
     }
 
-    /// How many answers the cache holds now (dead ones count until swept).
+    /// How many active answers the cache holds now (dead ones count until swept).
     pub fn cached_answers(&self) -> u64 {
-        self.cache.len() as u64
+        self.cache.as_ref().map_or(0, |cache| cache.len() as u64)
     }
 
     /// A fresh, active cached answer for the token exactly as sent (the hot path); refusals and
     /// misses are left to [`IntrospectionValidator::introspect`].
     pub fn cached_bytes(&self, token: &[u8]) -> Option<Principal> {
-        let principal = self.cache.get_with(
+        let principal = self.cache.as_ref()?.get_with(
             self.keys.of_bytes(token),
             self.clock.unix_seconds(),
             |entry| {
@@ -175,13 +183,14 @@ impl IntrospectionValidator {
     /// concurrent request for the same token.
     pub async fn introspect(&self, token: &BearerToken) -> Result<Principal, AuthError> {
         let key = self.keys.of(token.expose());
+        let now = self.clock.unix_seconds();
         // Under the read lock: compare the whole token, clone only the outcome.
-        if let Some(outcome) = self
-            .cache
-            .get_with(key, self.clock.unix_seconds(), |entry| {
+        let lookup = |cache: &Option<TokenCache<Entry>>| {
+            cache.as_ref()?.get_with(key, now, |entry| {
                 (entry.token == *token).then(|| entry.outcome.clone())
             })
-        {
+        };
+        if let Some(outcome) = lookup(&self.cache).or_else(|| lookup(&self.refusals)) {
             self.http
                 .telemetry()
                 .cache_lookup(CacheName::Introspection, true);
@@ -196,12 +205,19 @@ impl IntrospectionValidator {
             .flight
             .run(TokenKey::of(token), || self.fetch_entry(token))
             .await?;
-        self.cache.insert(
-            key,
-            entry.clone(),
-            entry.expires_at,
-            self.clock.unix_seconds(),
-        );
+        let cache = if entry.outcome.is_ok() {
+            &self.cache
+        } else {
+            &self.refusals
+        };
+        if let Some(cache) = cache {
+            cache.insert(
+                key,
+                entry.clone(),
+                entry.expires_at,
+                self.clock.unix_seconds(),
+            );
+        }
         entry.outcome
     }
 

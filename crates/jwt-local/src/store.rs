@@ -5,10 +5,15 @@
 //!   `refresh-interval` when the server gives none. Stale keys keep serving while one background
 //!   refresh runs.
 //! - A token with an unknown `kid` triggers one refetch, shared by every concurrent request
-//!   (single-flight), and at most one per `unknown-kid-cooldown`: a flood of made-up kids costs one
-//!   fetch per cooldown.
+//!   (single-flight), and at most one per `unknown-kid-min-interval` (1 s) whatever the kids: a
+//!   flood of made-up kids costs one fetch a second. A kid that a refetch did not bring is not
+//!   refetched for again for `unknown-kid-cooldown` (30 s), so a client that keeps sending an
+//!   old token costs nothing, while a key the IdP publishes a second after a bogus kid arrived
+//!   is picked up by the next refetch (one bogus kid never blocks a real rotation).
 //! - A failed refresh keeps the last good keys.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
@@ -40,6 +45,21 @@ pub struct CachedKeys {
     document: serde_json::Value,
 }
 
+/// Bounds the refetches that tokens with unknown kids cause.
+#[derive(Debug, Default)]
+struct UnknownKids {
+    /// When the last unknown-kid refetch started (any kid).
+    last_fetch: Option<SystemTime>,
+    /// Kids (by a keyed hash: attacker-chosen strings are not stored) that a refetch did not
+    /// bring, and when.
+    refused: HashMap<u64, SystemTime>,
+    hasher: RandomState,
+}
+
+/// Most kids remembered as unknown; past it, entries older than the cooldown are dropped, and if
+/// none is, the new kid is not remembered (the global interval still bounds its fetches).
+const MAX_UNKNOWN_KIDS: usize = 1024;
+
 /// Fetches and caches the issuer's keys.
 #[derive(Debug)]
 pub struct JwksStore {
@@ -50,7 +70,7 @@ pub struct JwksStore {
     retry_backoff: Duration,
     allowed: Vec<Algorithm>,
     current: RwLock<Option<Arc<CachedKeys>>>,
-    last_unknown_kid_fetch: Mutex<Option<SystemTime>>,
+    unknown_kids: Mutex<UnknownKids>,
     last_failure: Mutex<Option<(SystemTime, AuthError)>>,
     flight: SingleFlight<(), Result<Arc<CachedKeys>, AuthError>>,
     fetches: AtomicU64,
@@ -77,7 +97,7 @@ impl JwksStore {
             retry_backoff,
             allowed,
             current: RwLock::new(None),
-            last_unknown_kid_fetch: Mutex::new(None),
+            unknown_kids: Mutex::new(UnknownKids::default()),
             last_failure: Mutex::new(None),
             flight: SingleFlight::new(),
             fetches: AtomicU64::new(0),
@@ -128,28 +148,55 @@ impl JwksStore {
         self.refresh().await
     }
 
-    /// Called for a `kid` the cached set lacks. Refetches unless another unknown-kid refetch ran
-    /// within the cooldown; `None` when no refetch was allowed or it failed.
-    pub async fn refetch_for_unknown_kid(self: &Arc<Self>) -> Option<Arc<CachedKeys>> {
-        let allowed = {
-            let mut last = lock(&self.last_unknown_kid_fetch);
+    /// Called for a `kid` the cached set lacks. Refetches unless an unknown-kid refetch started
+    /// less than `unknown-kid-min-interval` ago, or a refetch within `unknown-kid-cooldown`
+    /// already showed that the issuer does not publish this kid. `None` when no refetch was
+    /// allowed and none is running, or it failed.
+    pub async fn refetch_for_unknown_kid(self: &Arc<Self>, kid: &str) -> Option<Arc<CachedKeys>> {
+        let (allowed, hash) = {
+            let mut unknown = lock(&self.unknown_kids);
             let now = self.clock.now();
-            let cooling = last
-                .is_some_and(|when| elapsed_since(now, when) < self.config.unknown_kid_cooldown);
-            if !cooling {
-                *last = Some(now);
+            let hash = unknown.hasher.hash_one(kid);
+            let known_bogus = unknown
+                .refused
+                .get(&hash)
+                .is_some_and(|&when| elapsed_since(now, when) < self.config.unknown_kid_cooldown);
+            let too_soon = unknown.last_fetch.is_some_and(|when| {
+                elapsed_since(now, when) < self.config.unknown_kid_min_interval
+            });
+            let allowed = !known_bogus && !too_soon;
+            if allowed {
+                unknown.last_fetch = Some(now);
             }
-            !cooling
+            (allowed, hash)
         };
         if allowed {
-            return self.refresh().await.ok();
+            let fresh = self.refresh().await.ok();
+            if fresh.as_ref().is_some_and(|keys| !keys.set.has_kid(kid)) {
+                self.remember_unknown(hash);
+            }
+            return fresh;
         }
-        // Within the cooldown: share a refetch that is still running, never start one.
+        // Not now: share a refetch that is still running, never start one.
         self.flight
             .wait(&())
             .await
             .and_then(Result::ok)
             .or_else(|| self.cached())
+    }
+
+    fn remember_unknown(&self, hash: u64) {
+        let mut unknown = lock(&self.unknown_kids);
+        let now = self.clock.now();
+        if unknown.refused.len() >= MAX_UNKNOWN_KIDS {
+            let cooldown = self.config.unknown_kid_cooldown;
+            unknown
+                .refused
+                .retain(|_, &mut when| elapsed_since(now, when) < cooldown);
+        }
+        if unknown.refused.len() < MAX_UNKNOWN_KIDS {
+            unknown.refused.insert(hash, now);
+        }
     }
 
     /// Fetches now (single-flight). On failure the previous keys stay.

@@ -368,7 +368,7 @@ impl JwtValidator {
         if let Some(kid) = &header.kid
             && !keys.set.has_kid(kid)
         {
-            keys = match self.store.refetch_for_unknown_kid().await {
+            keys = match self.store.refetch_for_unknown_kid(kid).await {
                 Some(fresh) if fresh.set.has_kid(kid) => fresh,
                 _ => {
                     return Err(AuthError::invalid_token(format!(

@@ -39,4 +39,16 @@ pub enum PropagationError {
     /// Configuration is wrong (no token endpoint, no client).
     #[error("propagation is misconfigured: {0}")]
     Misconfigured(String),
+    /// The HTTP client under the middleware followed a redirect, so the token may have gone on
+    /// to the new URL: the response is withheld. Build the client with
+    /// [`crate::outbound_client`], which follows none.
+    #[error(
+        "the request to {url} with a Portcullis token was redirected to {to} by an HTTP client that follows redirects; the response is withheld: build the client with portcullis_propagate::outbound_client (or redirect::Policy::none())"
+    )]
+    RedirectFollowed {
+        /// The URL the token was meant for.
+        url: String,
+        /// Where the client ended up.
+        to: String,
+    },
 }

@@ -14,6 +14,10 @@
 //! explicitly (it survives `tokio::spawn`; no thread-locals): to [`Propagator::bearer_for`], or as
 //! a request extension with the [`PropagationMiddleware`] for reqwest-middleware.
 //!
+//! No credential follows a redirect: [`outbound_client`] follows none (a `3xx` goes back to the
+//! caller's code), and the token endpoint, like every IdP call, uses the shared client that
+//! follows none either.
+//!
 //! [`Principal`]: portcullis_core::Principal
 
 mod error;
@@ -22,7 +26,7 @@ mod propagator;
 mod token_endpoint;
 
 pub use error::PropagationError;
-pub use middleware::PropagationMiddleware;
+pub use middleware::{PropagationMiddleware, outbound_client};
 pub use propagator::{Downstream, Propagator};
 /// The HTTP client stack the middleware plugs into.
 pub use reqwest_middleware;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::header::{ACCEPT, AUTHORIZATION};
 use portcullis_core::client_auth::ClientAuth;
-use portcullis_core::http::{HttpClient, body_excerpt};
+use portcullis_core::http::{FetchError, HttpClient, body_excerpt};
 use portcullis_core::observe::IdpEndpoint;
 use portcullis_core::{BearerToken, Clock, EndpointSource};
 use serde_json::Value;
@@ -117,7 +117,11 @@ impl TokenEndpoint {
             .http
             .exchange(IdpEndpoint::Token, &url, request)
             .await
-            .map_err(|e| PropagationError::Unavailable(e.to_string()))?;
+            .map_err(|e| match e {
+                // Not transient: retrying would not help, and the answer is not followed.
+                FetchError::Redirected { .. } => PropagationError::Misconfigured(e.to_string()),
+                other => PropagationError::Unavailable(other.to_string()),
+            })?;
         let status = answer.status.as_u16();
         let bytes = answer.body;
         let json: Option<Value> = serde_json::from_slice(&bytes).ok();

@@ -15,7 +15,7 @@ use crate::layer::AuthLayer;
 use crate::pipeline::Pipeline;
 use crate::wiring::Wiring;
 use portcullis_core::observe::Telemetry;
-use portcullis_propagate::{PropagationMiddleware, Propagator};
+use portcullis_propagate::{Propagator, outbound_client};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -26,9 +26,12 @@ pub enum StartupError {
     /// Eager discovery failed.
     #[error("portcullis.discovery.eager = true and the issuer could not be prepared: {0}")]
     Discovery(AuthError),
-    /// The development issuer could not start.
+    /// The development issuer could not start, or was refused.
     #[error("the development issuer could not start: {0}")]
     DevIssuer(String),
+    /// The outbound HTTP client could not be built.
+    #[error("{0}")]
+    Outbound(String),
 }
 
 /// The configured resource server: hand out [`Portcullis::layer`] to routers.
@@ -37,6 +40,7 @@ pub struct Portcullis {
     pipeline: Arc<Pipeline>,
     config: Arc<PortcullisConfig>,
     propagator: Option<Arc<Propagator>>,
+    outbound: reqwest_middleware::ClientWithMiddleware,
     health: Arc<HealthCheck>,
     #[cfg(feature = "dev-issuer")]
     dev: Option<Arc<crate::dev::DevIssuer>>,
@@ -70,14 +74,12 @@ impl Portcullis {
 
     /// An HTTP client that attaches, for each configured downstream, the token it needs (relay,
     /// exchange or client credentials). Pass the caller with `.with_extension(principal)`. A URL
-    /// under no configured downstream is an error, never a silent forward.
+    /// under no configured downstream is an error, never a silent forward. It follows no
+    /// redirect: a `3xx` answer comes back to your code, so a token never goes to a URL the
+    /// configuration does not name (see [`portcullis_propagate::outbound_client`]). One client
+    /// (one connection pool) is shared by every clone.
     pub fn outbound_client(&self) -> reqwest_middleware::ClientWithMiddleware {
-        let builder = reqwest_middleware::ClientBuilder::new(reqwest::Client::new());
-        let propagator = self
-            .propagator
-            .clone()
-            .unwrap_or_else(|| Arc::new(Propagator::none()));
-        builder.with(PropagationMiddleware::new(propagator)).build()
+        self.outbound.clone()
     }
 
     /// A health report: the issuer probed (the probe is reused for 10 s), the JWKS age, the
@@ -114,11 +116,19 @@ pub struct PortcullisBuilder {
     enricher: Option<Arc<dyn Enricher>>,
     renderer: Option<Arc<dyn ErrorRenderer>>,
     clock: Option<Arc<dyn Clock>>,
+    /// The address the service listens on, when the application asked for the development
+    /// issuer in place of a missing one.
     #[cfg_attr(
         not(feature = "dev-issuer"),
         allow(dead_code, reason = "read only with the dev-issuer feature")
     )]
-    dev_issuer_fallback: bool,
+    dev_issuer_for: Option<std::net::SocketAddr>,
+    /// Whether the application's code asked for test authentication (the test kit does).
+    #[cfg_attr(
+        not(feature = "testing"),
+        allow(dead_code, reason = "read only with the testing feature")
+    )]
+    test_authentication: bool,
 }
 
 impl PortcullisBuilder {
@@ -177,12 +187,29 @@ impl PortcullisBuilder {
         self
     }
 
-    /// When no issuer is configured, start the in-process development issuer instead of failing.
-    /// For examples and local development only; never used when an issuer is configured.
+    /// When no issuer is configured, start the in-process development issuer instead of failing,
+    /// for a service that listens on `listen`. For examples and local development only: it is
+    /// never used when an issuer is configured, and [`PortcullisBuilder::build`] refuses it when
+    /// `listen` is not a loopback address (anyone who can reach the service could otherwise get
+    /// tokens for it).
+    ///
+    /// Needs the starter's `dev-issuer` feature, which is off by default.
     #[cfg(feature = "dev-issuer")]
     #[must_use]
-    pub fn dev_issuer_when_unconfigured(mut self) -> Self {
-        self.dev_issuer_fallback = true;
+    pub fn dev_issuer_when_unconfigured(mut self, listen: std::net::SocketAddr) -> Self {
+        self.dev_issuer_for = Some(listen);
+        self
+    }
+
+    /// Lets requests that carry test claims (`portcullis_test::RequestExt::with_jwt`) stand in
+    /// for a validated token. Only the application's code can turn this on, at startup: the
+    /// `testing` feature alone (which feature unification can turn on in a workspace build)
+    /// leaves every request to the real pipeline. The test kit's `MockIssuer::portcullis` calls
+    /// it; call it yourself when you build a `Portcullis` for handler tests.
+    #[cfg(feature = "testing")]
+    #[must_use]
+    pub fn test_authentication(mut self) -> Self {
+        self.test_authentication = true;
         self
     }
 
@@ -199,13 +226,11 @@ impl PortcullisBuilder {
         #[cfg(not(feature = "dev-issuer"))]
         let dev = ();
         #[cfg(feature = "dev-issuer")]
-        let dev = if loaded.config.issuer.is_none()
-            && self.dev_issuer_fallback
-            && self.validator.is_none()
-        {
-            Some(Arc::new(start_dev_issuer(&mut loaded.config).await?))
-        } else {
-            None
+        let dev = match self.dev_issuer_for {
+            Some(listen) if loaded.config.issuer.is_none() && self.validator.is_none() => Some(
+                Arc::new(start_dev_issuer(&mut loaded.config, listen).await?),
+            ),
+            _ => None,
         };
         let problems = loaded.config.check();
         if !problems.is_empty() {
@@ -284,13 +309,22 @@ impl PortcullisBuilder {
             );
         }
         #[cfg(feature = "testing")]
-        tracing::warn!(
-            "portcullis: the `testing` feature is on: requests carrying test claims skip token validation; never ship this build"
-        );
+        if self.test_authentication {
+            tracing::warn!(
+                "portcullis: test authentication is on (PortcullisBuilder::test_authentication): requests carrying test claims skip token validation; for tests only"
+            );
+        }
         let propagator = wiring.propagator()?;
+        let outbound = outbound_client(
+            propagator
+                .clone()
+                .unwrap_or_else(|| Arc::new(Propagator::none())),
+        )
+        .map_err(|e| StartupError::Outbound(e.to_string()))?;
         let health = Arc::new(wiring.health_check());
         Ok(Portcullis {
             propagator,
+            outbound,
             health,
             pipeline: Arc::new(Pipeline {
                 resolver,
@@ -302,6 +336,8 @@ impl PortcullisBuilder {
                 metadata,
                 telemetry: wiring.telemetry().clone(),
                 mapping: portcullis_core::mapping::ClaimMapping::from_config(&loaded.config.claims),
+                #[cfg(feature = "testing")]
+                test_authentication: self.test_authentication,
             }),
             config: Arc::new(loaded.config),
             #[cfg(feature = "dev-issuer")]
@@ -323,7 +359,13 @@ fn dev_in_use(_: &()) -> bool {
 #[cfg(feature = "dev-issuer")]
 async fn start_dev_issuer(
     config: &mut PortcullisConfig,
+    listen: std::net::SocketAddr,
 ) -> Result<crate::dev::DevIssuer, StartupError> {
+    if !listen.ip().is_loopback() {
+        return Err(StartupError::DevIssuer(format!(
+            "no issuer is configured and this service listens on {listen}, which is not a loopback address; the development issuer serves only services on 127.0.0.1 or ::1 (anyone who reaches it can mint tokens). Set portcullis.issuer (or PORTCULLIS_ISSUER) to your IdP, or listen on 127.0.0.1 for local development"
+        )));
+    }
     let audience = config
         .audience
         .first()

@@ -33,6 +33,10 @@ pub struct Pipeline {
         allow(dead_code, reason = "used by the testing feature")
     )]
     pub(crate) mapping: portcullis_core::mapping::ClaimMapping,
+    /// Test claims stand in for a token only when the application's code asked for it
+    /// ([`crate::PortcullisBuilder::test_authentication`]), never because of a feature alone.
+    #[cfg(feature = "testing")]
+    pub(crate) test_authentication: bool,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -48,8 +52,14 @@ impl Pipeline {
     pub async fn authenticate(&self, parts: &Parts) -> Result<Option<Principal>, AuthError> {
         #[cfg(feature = "testing")]
         if let Some(test) = parts.extensions.get::<crate::testing::TestAuthentication>() {
-            let token = portcullis_core::BearerToken::new(crate::testing::TEST_TOKEN);
-            return Ok(Some(self.mapping.principal(token, test.claims.clone())));
+            if self.test_authentication {
+                let token = portcullis_core::BearerToken::new(crate::testing::TEST_TOKEN);
+                return Ok(Some(self.mapping.principal(token, test.claims.clone())));
+            }
+            tracing::warn!(
+                target: "portcullis",
+                "a request carries test claims, but this Portcullis was not built with test authentication: they are ignored (PortcullisBuilder::test_authentication turns it on in tests)"
+            );
         }
         let Some(token) = self.resolver.resolve(parts)? else {
             return Ok(None);
@@ -118,10 +128,11 @@ impl Pipeline {
             return None;
         }
         #[cfg(feature = "testing")]
-        if request
-            .extensions()
-            .get::<crate::testing::TestAuthentication>()
-            .is_some()
+        if self.test_authentication
+            && request
+                .extensions()
+                .get::<crate::testing::TestAuthentication>()
+                .is_some()
         {
             return None;
         }

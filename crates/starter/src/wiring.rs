@@ -221,11 +221,12 @@ impl<'a> Wiring<'a> {
         );
         let keys = self.endpoint(config.jwks_uri.as_ref(), "jwks-uri", Endpoint::Jwks)?;
         tracing::info!(
-            "portcullis: JWKS refresh every {}s unless the IdP's max-age says otherwise (bounded {}s..{}s), unknown-kid cooldown {}s",
+            "portcullis: JWKS refresh every {}s unless the IdP's max-age says otherwise (bounded {}s..{}s); unknown kids refetch at most once per {:?}, the same kid once per {:?}",
             config.jwks.refresh_interval.as_secs(),
             config.jwks.min_refresh.as_secs(),
             config.jwks.max_refresh.as_secs(),
-            config.jwks.unknown_kid_cooldown.as_secs(),
+            config.jwks.unknown_kid_min_interval,
+            config.jwks.unknown_kid_cooldown,
         );
         Ok(JwtValidator::new(
             settings,
@@ -409,7 +410,7 @@ fn missing_issuer() -> StartupError {
     ConfigErrors(vec![ConfigError {
         key: "portcullis.issuer".into(),
         value: None,
-        reason: "not set: name your issuer in config/default.toml ([portcullis] issuer = \"https://…\") or PORTCULLIS_ISSUER".into(),
+        reason: "not set: name your issuer in config/default.toml ([portcullis] issuer = \"https://…\") or PORTCULLIS_ISSUER; for local development without an IdP, enable the starter's `dev-issuer` feature and call PortcullisBuilder::dev_issuer_when_unconfigured(<loopback listen address>)".into(),
         source: None,
     }])
     .into()

@@ -123,9 +123,16 @@ impl MockIssuer {
         }
     }
 
-    /// Portcullis built from [`MockIssuer::config`].
+    /// Portcullis built from [`MockIssuer::config`], with test authentication on
+    /// ([`portcullis::PortcullisBuilder::test_authentication`]) so that requests carrying
+    /// [`crate::RequestExt::with_jwt`] claims pass. With a configuration of your own, build it
+    /// the same way: `Portcullis::builder().config(config).test_authentication().build()`.
     pub async fn portcullis(&self) -> Result<Portcullis, StartupError> {
-        Portcullis::builder().config(self.config()).build().await
+        Portcullis::builder()
+            .config(self.config())
+            .test_authentication()
+            .build()
+            .await
     }
 
     /// A token builder: subject `user`, no scope, this issuer's audience, one hour.

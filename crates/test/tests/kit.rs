@@ -105,7 +105,12 @@ async fn claims_go_through_the_services_authority_mapping() {
         path: "realm_access.roles".into(),
         prefix: "ROLE_".into(),
     }];
-    let portcullis = Portcullis::builder().config(config).build().await.unwrap();
+    let portcullis = Portcullis::builder()
+        .config(config)
+        .test_authentication()
+        .build()
+        .await
+        .unwrap();
     let app = app(&portcullis);
     let admin_claims = serde_json::json!({"roles": ["admin"]});
     let request =
@@ -124,6 +129,51 @@ async fn without_claims_the_layer_still_answers_401() {
     let (status, _, challenge) = call(&app, get_req("/orders")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(challenge.as_deref(), Some("Bearer"));
+}
+
+#[tokio::test]
+async fn test_claims_are_refused_unless_the_service_opted_in_by_code() {
+    // This binary is built with the `testing` feature on, as feature unification would turn it
+    // on in a workspace build: the feature alone must not let test claims through.
+    let issuer = MockIssuer::start().await.unwrap();
+    let portcullis = Portcullis::builder()
+        .config(issuer.config())
+        .build()
+        .await
+        .unwrap();
+    let app = app(&portcullis);
+    let request = get_req("/orders").with_jwt(MockJwt::subject("mallory").scopes(["orders:read"]));
+    let (status, body, challenge) = call(&app, request).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(challenge.as_deref(), Some("Bearer"));
+    // Only the test extension, without the context the kit adds for layer-less routers.
+    let mut request = get_req("/orders");
+    request
+        .extensions_mut()
+        .insert(portcullis::testing::TestAuthentication {
+            claims: MockJwt::subject("mallory")
+                .scopes(["orders:read"])
+                .claims()
+                .clone(),
+        });
+    assert_eq!(call(&app, request).await.0, StatusCode::UNAUTHORIZED);
+    // A bare Principal extension does not authenticate an anonymous route either.
+    let anonymous = Router::new()
+        .route(
+            "/who",
+            get(|p: Option<Principal>| async move {
+                p.map_or("anonymous".to_owned(), |p| {
+                    p.subject().unwrap_or("?").to_owned()
+                })
+            }),
+        )
+        .layer(portcullis.layer().allow_anonymous());
+    let mut request = get_req("/who");
+    request
+        .extensions_mut()
+        .insert(MockJwt::subject("mallory").principal());
+    let (status, body, _) = call(&anonymous, request).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "anonymous"));
 }
 
 #[tokio::test]
@@ -213,7 +263,12 @@ mod protected_resource_metadata {
         let mut config = issuer.config();
         config.resource_metadata.resource = resource.map(str::to_owned);
         config.resource_metadata.resource_name = Some("Orders API".into());
-        let portcullis = Portcullis::builder().config(config).build().await.unwrap();
+        let portcullis = Portcullis::builder()
+            .config(config)
+            .test_authentication()
+            .build()
+            .await
+            .unwrap();
         Router::new()
             .route("/orders", get(orders))
             .route("/stock", get(|| async { "stock" }))

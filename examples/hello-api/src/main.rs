@@ -1,8 +1,11 @@
 //! Runs hello-api. Configuration: `config/default.toml`, `config/{PORTCULLIS_PROFILE}.toml`,
 //! `PORTCULLIS_*`; `ADDR` is the listen address (default 127.0.0.1:3000). With no issuer
-//! configured it starts on the in-process development issuer and prints a ready-to-paste `curl`.
+//! configured and a loopback address it starts on the in-process development issuer (the
+//! `dev-issuer` feature, on by default in this example) and prints a ready-to-paste `curl`; on
+//! any other address it refuses to start without an issuer.
 
 use std::process::ExitCode;
+#[cfg(feature = "dev-issuer")]
 use std::time::Duration;
 
 use portcullis::Portcullis;
@@ -31,14 +34,6 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let portcullis = match builder.dev_issuer_when_unconfigured().build().await {
-        Ok(portcullis) => portcullis,
-        Err(error) => {
-            eprintln!("{error}");
-            return ExitCode::from(2);
-        }
-    };
-
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let listener = match tokio::net::TcpListener::bind(&addr).await {
         Ok(listener) => listener,
@@ -47,7 +42,26 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // With no issuer configured, the development issuer stands in, and only for a service that
+    // listens on loopback (the builder refuses it on any other address).
+    #[cfg(feature = "dev-issuer")]
+    let builder = match listener.local_addr() {
+        Ok(local) => builder.dev_issuer_when_unconfigured(local),
+        Err(error) => {
+            eprintln!("cannot read the listen address of {addr}: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let portcullis = match builder.build().await {
+        Ok(portcullis) => portcullis,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+
     tracing::info!("hello-api listening on http://{addr}");
+    #[cfg(feature = "dev-issuer")]
     if let Some(dev) = portcullis.dev_issuer() {
         let dev_token = dev.mint("dev-user", &["hello:read"], Duration::from_secs(3600));
         let curl = format!("curl -H 'Authorization: Bearer {dev_token}' http://{addr}/hello");

@@ -171,3 +171,126 @@ async fn an_oversized_or_slow_answer_is_cut_off() {
     );
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+#[tokio::test]
+async fn a_discovered_plain_http_endpoint_on_a_public_host_is_refused_naming_document_and_field() {
+    // The issuer itself is on loopback (allowed over http); the document points elsewhere.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let doc = json!({
+        "issuer": issuer,
+        "jwks_uri": "http://keys.example.com/jwks",
+        "introspection_endpoint": "https://idp.example.com/introspect",
+        "userinfo_endpoint": "ftp://idp.example.com/userinfo",
+        "token_endpoint": format!("{issuer}/token"),
+    });
+    let app = Router::new().route(
+        "/.well-known/openid-configuration",
+        get(move || std::future::ready(axum::Json(doc.clone()))),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let discovery = discovery(&issuer, &ManualClock::at_unix(0));
+    let error = discovery
+        .endpoint(portcullis_core::Endpoint::Jwks)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Misconfigured);
+    let detail = error.detail().unwrap();
+    assert!(
+        detail.contains(&format!("{issuer}/.well-known/openid-configuration"))
+            && detail.contains("jwks_uri")
+            && detail.contains("http://keys.example.com/jwks")
+            && detail.contains("https")
+            && detail.contains("portcullis.jwks-uri"),
+        "{detail}"
+    );
+    let error = discovery
+        .endpoint(portcullis_core::Endpoint::Userinfo)
+        .await
+        .unwrap_err();
+    assert!(error.detail().unwrap().contains("userinfo_endpoint"));
+    // https anywhere and http on loopback pass, as for configured endpoints.
+    assert!(
+        discovery
+            .endpoint(portcullis_core::Endpoint::Introspection)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        discovery
+            .endpoint(portcullis_core::Endpoint::Token)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // With the dangerous setting, plain http is allowed, as for configured endpoints.
+    let http = HttpClient::new(HttpSettings::default()).unwrap();
+    let dangerous = Discovery::new(
+        IssuerUrl::parse(&issuer, true).unwrap(),
+        http,
+        Arc::new(ManualClock::at_unix(0)),
+        Duration::from_secs(2),
+    );
+    assert_eq!(
+        dangerous
+            .endpoint(portcullis_core::Endpoint::Jwks)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("http://keys.example.com/jwks")
+    );
+}
+
+#[tokio::test]
+async fn an_idp_call_with_a_credential_follows_no_redirect() {
+    // Where a redirect would lead: another loopback host that records what reaches it.
+    let reached = Arc::new(AtomicUsize::new(0));
+    let counter = reached.clone();
+    let elsewhere = serve(Router::new().fallback(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        std::future::ready("stolen")
+    }))
+    .await;
+    for status in [301u16, 302, 303, 307, 308] {
+        let target = format!("{elsewhere}/steal");
+        let idp = serve(Router::new().fallback(move || {
+            let target = target.clone();
+            async move {
+                (
+                    StatusCode::from_u16(status).unwrap(),
+                    [(axum::http::header::LOCATION, target)],
+                )
+            }
+        }))
+        .await;
+        let http = HttpClient::new(HttpSettings::default()).unwrap();
+        let url = format!("{idp}/introspect");
+        let request = http
+            .reqwest()
+            .post(&url)
+            .header(
+                axum::http::header::AUTHORIZATION,
+                "Basic c2VjcmV0OnNlY3JldA==",
+            )
+            .form(&[("token", "the-token")]);
+        let error = http
+            .exchange(
+                portcullis_core::observe::IdpEndpoint::Introspection,
+                &url,
+                request,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, portcullis_core::http::FetchError::Redirected { status: s, .. } if s == status),
+            "{status}: {error}"
+        );
+        assert!(error.to_string().contains("/steal"), "{error}");
+    }
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        0,
+        "no request followed a redirect"
+    );
+}

@@ -106,34 +106,84 @@ async fn keys_are_fetched_once_and_reused() {
 }
 
 #[tokio::test]
-async fn a_flood_of_unknown_kids_costs_one_fetch_per_cooldown() {
+async fn a_flood_of_unknown_kids_costs_one_fetch_per_interval() {
     let key = TestKey::es256("k1");
     let f = Arc::new(fixture(&[&key], |_| {}).await);
     validate(&f, &key.sign(&claims())).await.unwrap();
-    let mut tasks = Vec::new();
-    for i in 0..100 {
-        let forged = TestKey::es256(&format!("made-up-{i}"));
-        let token = forged.sign(&claims());
+    let flood = |from: usize| {
         let f = f.clone();
-        tasks.push(tokio::spawn(async move { validate(&f, &token).await }));
-    }
-    for task in tasks {
-        assert_invalid(task.await.unwrap(), "does not publish");
-    }
+        async move {
+            let mut tasks = Vec::new();
+            for i in from..from + 100 {
+                let forged = TestKey::es256(&format!("made-up-{i}"));
+                let token = forged.sign(&claims());
+                let f = f.clone();
+                tasks.push(tokio::spawn(async move { validate(&f, &token).await }));
+            }
+            for task in tasks {
+                assert_invalid(task.await.unwrap(), "does not publish");
+            }
+        }
+    };
+    flood(0).await;
     assert_eq!(
         f.jwks.hits(),
         2,
         "one initial fetch plus one refetch for the whole flood"
     );
-    f.clock.advance(Duration::from_secs(31));
-    assert_invalid(
-        validate(&f, &TestKey::es256("later").sign(&claims())).await,
-        "does not publish",
+    // Ten seconds of flooding, a hundred new kids every half second: one refetch per second.
+    for step in 1..=20 {
+        f.clock.advance(Duration::from_millis(500));
+        flood(step * 100).await;
+    }
+    assert_eq!(
+        f.jwks.hits(),
+        2 + 10,
+        "at most one refetch per unknown-kid-min-interval (1 s) however many kids"
     );
+}
+
+#[tokio::test]
+async fn one_bogus_kid_does_not_block_a_real_rotation() {
+    let (old, new) = (TestKey::es256("old"), TestKey::es256("new"));
+    let f = fixture(&[&old], |_| {}).await;
+    validate(&f, &old.sign(&claims())).await.unwrap();
+    // An attacker sends a made-up kid: one refetch, which does not bring it.
+    let bogus = TestKey::es256("bogus").sign(&claims());
+    assert_invalid(validate(&f, &bogus).await, "does not publish");
+    assert_eq!(f.jwks.hits(), 2);
+    // A second later the IdP publishes a new key and signs with it.
+    f.jwks.publish(&[&old, &new]);
+    f.clock.advance(Duration::from_millis(1100));
+    let principal = validate(&f, &new.sign(&claims_at(START as i64 + 1)))
+        .await
+        .expect("a token signed with the newly published key is accepted a second later");
+    assert_eq!(principal.subject(), Some("alice"));
+    assert_eq!(f.jwks.hits(), 3);
+}
+
+#[tokio::test]
+async fn a_kid_the_issuer_does_not_publish_is_not_refetched_for_until_its_cooldown_ends() {
+    let key = TestKey::es256("k1");
+    let f = fixture(&[&key], |_| {}).await;
+    validate(&f, &key.sign(&claims())).await.unwrap();
+    // A client that keeps sending a token signed with a retired key.
+    let retired = TestKey::es256("retired").sign(&claims());
+    for _ in 0..20 {
+        assert_invalid(validate(&f, &retired).await, "does not publish");
+        f.clock.advance(Duration::from_millis(1100));
+    }
+    assert_eq!(
+        f.jwks.hits(),
+        2,
+        "the same unknown kid causes one refetch per unknown-kid-cooldown (30 s)"
+    );
+    f.clock.advance(Duration::from_secs(10));
+    assert_invalid(validate(&f, &retired).await, "does not publish");
     assert_eq!(
         f.jwks.hits(),
         3,
-        "the next cooldown allows one more refetch"
+        "after the cooldown it may be refetched for again"
     );
 }
 

@@ -22,6 +22,8 @@ use portcullis_core::{BearerToken, EndpointSource, ManualClock, Principal, Secre
 use portcullis_propagate::{PropagationError, Propagator, TokenEndpoint};
 use serde_json::json;
 
+mod redirects;
+
 #[derive(Default)]
 struct Endpoint {
     calls: AtomicUsize,

@@ -20,6 +20,10 @@ use portcullis::{
 use serde_json::json;
 use tower::ServiceExt as _;
 
+/// The listen address the tests declare for the development issuer (they serve with `oneshot`).
+const LOOPBACK: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 3000);
+
 async fn dev_portcullis(tweak: impl FnOnce(&mut PortcullisConfig)) -> (Portcullis, String) {
     let mut config = PortcullisConfig {
         audience: vec!["api://t".into()],
@@ -28,7 +32,7 @@ async fn dev_portcullis(tweak: impl FnOnce(&mut PortcullisConfig)) -> (Portculli
     tweak(&mut config);
     let portcullis = Portcullis::builder()
         .config(config)
-        .dev_issuer_when_unconfigured()
+        .dev_issuer_when_unconfigured(LOOPBACK)
         .build()
         .await
         .unwrap();
@@ -257,6 +261,95 @@ async fn without_an_issuer_the_build_fails_naming_the_key() {
 }
 
 #[tokio::test]
+async fn without_an_issuer_the_error_says_how_to_set_one_or_ask_for_the_dev_issuer() {
+    let error = Portcullis::builder()
+        .config(PortcullisConfig {
+            audience: vec!["api://t".into()],
+            ..Default::default()
+        })
+        .build()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("PORTCULLIS_ISSUER"), "{error}");
+    assert!(
+        error.contains("dev-issuer") && error.contains("dev_issuer_when_unconfigured"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn the_dev_issuer_refuses_a_service_that_listens_beyond_loopback() {
+    for listen in ["0.0.0.0:3000", "192.0.2.10:8080", "[::]:3000"] {
+        let error = Portcullis::builder()
+            .config(PortcullisConfig {
+                audience: vec!["api://t".into()],
+                ..Default::default()
+            })
+            .dev_issuer_when_unconfigured(listen.parse().unwrap())
+            .build()
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("not a loopback address") && error.contains(listen),
+            "{listen}: {error}"
+        );
+        assert!(error.contains("portcullis.issuer"), "{error}");
+    }
+    for listen in ["127.0.0.1:3000", "[::1]:3000"] {
+        let portcullis = Portcullis::builder()
+            .config(PortcullisConfig {
+                audience: vec!["api://t".into()],
+                ..Default::default()
+            })
+            .dev_issuer_when_unconfigured(listen.parse().unwrap())
+            .build()
+            .await
+            .unwrap();
+        assert!(portcullis.dev_issuer().is_some(), "{listen}");
+    }
+}
+
+#[tokio::test]
+async fn a_get_rule_guards_head_through_a_real_router() {
+    let (portcullis, token) = dev_portcullis(|c| {
+        c.default_rule = portcullis::core::config::DefaultRule::PermitAll;
+        c.rules = vec![portcullis::core::config::RuleConfig {
+            path: "/x".into(),
+            methods: Some(vec!["GET".into()]),
+            scopes: Some(vec!["x:read".into()]),
+            ..Default::default()
+        }];
+    })
+    .await;
+    let app = Router::new()
+        .route(
+            "/x",
+            get(|| async { ([("x-secret", "header of the GET handler")], "body") }),
+        )
+        .layer(portcullis.layer());
+    let head = |token: Option<&str>| {
+        let mut request = Request::head("/x");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        app.clone().oneshot(request.body(Body::empty()).unwrap())
+    };
+    let response = head(None).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.headers().get("x-secret").is_none());
+    // A valid token without the scope: 403, as for GET.
+    let response = head(Some(&token)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.headers().get("x-secret").is_none());
+    assert_eq!(
+        call(&app, "/x", Some(&token)).await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
 async fn the_dev_issuer_is_never_used_when_an_issuer_is_configured() {
     let dev = DevIssuer::start("api").await.unwrap();
     let config = PortcullisConfig {
@@ -266,7 +359,7 @@ async fn the_dev_issuer_is_never_used_when_an_issuer_is_configured() {
     };
     let portcullis = Portcullis::builder()
         .config(config)
-        .dev_issuer_when_unconfigured()
+        .dev_issuer_when_unconfigured(LOOPBACK)
         .build()
         .await
         .unwrap();
