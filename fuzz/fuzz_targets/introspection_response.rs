@@ -9,14 +9,18 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let audiences = vec!["api".to_string()];
-    for allow_missing_aud in [false, true] {
+    let times = [(1_800_000_000, 60), (i64::MIN, i64::MAX), (i64::MAX, i64::MAX)];
+    for (allow_missing_aud, (now, leeway)) in [false, true]
+        .into_iter()
+        .flat_map(|a| times.into_iter().map(move |t| (a, t)))
+    {
         let rules = AnswerRules {
             issuer: "https://idp",
             audiences: &audiences,
             accept_any_audience: false,
             allow_missing_aud,
-            leeway: 60,
-            now: 1_800_000_000,
+            leeway,
+            now,
         };
         if let Ok(Answer::Active(claims)) = check_answer(body.clone(), &rules) {
             // Invariant: an accepted answer was active, and names this issuer.

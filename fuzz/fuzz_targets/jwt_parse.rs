@@ -18,16 +18,20 @@ fuzz_target!(|data: &[u8]| {
     let _ = check_header(&jws.header, &allowed, &[], true);
     if let Ok(claims) = jws.claims() {
         let audiences = vec!["api".to_string()];
-        for typed in [false, true] {
-            let rules = JwtClaimRules {
-                issuer: "https://idp",
-                audiences: &audiences,
-                accept_any_audience: false,
-                leeway: 60,
-                now: 1_800_000_000,
-                typed_access_token: typed,
-            };
-            let _ = check_claims(&claims, &rules);
+        // The clock and the leeway at their extremes too: time arithmetic saturates, never
+        // overflows (a panic in debug builds).
+        for (now, leeway) in [(1_800_000_000, 60), (i64::MIN, i64::MAX), (i64::MAX, i64::MAX), (0, 0)] {
+            for typed in [false, true] {
+                let rules = JwtClaimRules {
+                    issuer: "https://idp",
+                    audiences: &audiences,
+                    accept_any_audience: false,
+                    leeway,
+                    now,
+                    typed_access_token: typed,
+                };
+                let _ = check_claims(&claims, &rules);
+            }
         }
     }
 });

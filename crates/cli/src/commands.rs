@@ -65,16 +65,21 @@ fn code_for(error: &AuthError) -> u8 {
     }
 }
 
+/// `argument` itself, or standard input when it is `-` (a secret given as `-` stays out of the
+/// process list and the shell history).
+fn argument_or_stdin(argument: &str, what: &str) -> Result<String, String> {
+    if argument != "-" {
+        return Ok(argument.to_owned());
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read {what} from standard input: {e}"))?;
+    Ok(text.trim().to_owned())
+}
+
 fn read_token(argument: &str) -> Result<String, String> {
-    let raw = if argument == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| format!("cannot read the token from standard input: {e}"))?;
-        text
-    } else {
-        argument.to_owned()
-    };
+    let raw = argument_or_stdin(argument, "the token")?;
     let trimmed = raw.trim();
     let token = match trimmed.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
@@ -82,7 +87,7 @@ fn read_token(argument: &str) -> Result<String, String> {
     };
     if token.is_empty() {
         return Err(
-            "no token given: pass it as the argument (a `Bearer ` prefix is fine) or `-` to read it from standard input"
+            "no token given: pass it as the argument (a `Bearer ` prefix is fine), `-` to read it from standard input, or set PORTCULLIS_CLI_TOKEN"
                 .into(),
         );
     }
@@ -91,7 +96,7 @@ fn read_token(argument: &str) -> Result<String, String> {
 
 /// `portcullis inspect`.
 pub async fn inspect(args: InspectArgs) -> u8 {
-    let token = match read_token(&args.token) {
+    let token = match read_token(args.token.as_deref().unwrap_or_default()) {
         Ok(token) => token,
         Err(error) => {
             eprintln!("portcullis inspect: {error}");
@@ -222,7 +227,16 @@ pub fn config(args: ConfigArgs) -> u8 {
 }
 
 /// `portcullis discover`.
-pub async fn discover(args: DiscoverArgs) -> u8 {
+pub async fn discover(mut args: DiscoverArgs) -> u8 {
+    if let Some(secret) = &args.client_secret {
+        match argument_or_stdin(secret, "the client secret") {
+            Ok(secret) => args.client_secret = Some(secret),
+            Err(why) => {
+                eprintln!("portcullis discover: {why}");
+                return exit::USAGE;
+            }
+        }
+    }
     let issuer = match IssuerUrl::parse(&args.issuer, args.allow_http) {
         Ok(issuer) => issuer,
         Err(error) => {

@@ -73,8 +73,10 @@ struct ConfigSource {
 
 #[derive(Debug, Args)]
 struct InspectArgs {
-    /// The access token (`Bearer ` prefix allowed); `-` reads it from standard input.
-    token: String,
+    /// The access token (`Bearer ` prefix allowed); `-` reads it from standard input, and
+    /// without the argument it comes from PORTCULLIS_CLI_TOKEN (arguments show in process lists).
+    #[arg(env = "PORTCULLIS_CLI_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     #[command(flatten)]
     source: ConfigSource,
     /// Overrides portcullis.issuer (over files and environment; the result is still checked).
@@ -104,8 +106,9 @@ struct DiscoverArgs {
     /// A client id to try introspection with.
     #[arg(long)]
     client_id: Option<String>,
-    /// Its secret (or PORTCULLIS_CLIENT_SECRET).
-    #[arg(long, env = "PORTCULLIS_CLIENT_SECRET", hide_env_values = true)]
+    /// Its secret: `-` reads it from standard input, and without the option it comes from
+    /// PORTCULLIS_CLI_CLIENT_SECRET (arguments show in process lists).
+    #[arg(long, env = "PORTCULLIS_CLI_CLIENT_SECRET", hide_env_values = true)]
     client_secret: Option<String>,
     /// client_secret_basic, client_secret_post or none.
     #[arg(long, default_value = "client_secret_basic")]

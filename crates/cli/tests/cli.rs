@@ -411,3 +411,111 @@ async fn mint_gets_a_token_from_the_development_issuer_that_inspect_accepts() {
     let remote = run(args(&["mint", "--issuer", "https://idp.example.com"])).await;
     assert_eq!(code(&remote), 2);
 }
+
+/// Runs the command with extra environment variables and `input` on standard input.
+async fn run_with(args: Vec<String>, env: &[(&str, &str)], input: &str) -> Output {
+    use std::io::Write as _;
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let input = input.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(BIN)
+            .args(&args)
+            .env_remove("PORTCULLIS_PROFILE")
+            .env_remove("PORTCULLIS_CLI_TOKEN")
+            .env_remove("PORTCULLIS_CLI_CLIENT_SECRET")
+            .envs(env)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the portcullis binary runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn tokens_and_client_secrets_can_stay_out_of_the_process_list() {
+    let issuer = MockIssuer::start().await.unwrap();
+    let token = issuer.token().scopes(["hello:read"]).jwt();
+    let dir = config_dir(&format!(
+        "[portcullis]\nissuer = \"{}\"\naudience = \"api://test\"\n",
+        issuer.issuer()
+    ))
+    .display()
+    .to_string();
+    let inspect = |token_argument: Option<&str>| {
+        let mut list = vec!["inspect"];
+        list.extend(token_argument);
+        list.extend(["--config-dir", &dir, "--json"]);
+        args(&list)
+    };
+    // The token from standard input.
+    let from_stdin = run_with(inspect(Some("-")), &[], &format!("Bearer {token}\n")).await;
+    assert_eq!(code(&from_stdin), 0, "{}", stdout(&from_stdin));
+    // The token from PORTCULLIS_CLI_TOKEN, no argument.
+    let from_env = run_with(inspect(None), &[("PORTCULLIS_CLI_TOKEN", &token)], "").await;
+    assert_eq!(code(&from_env), 0, "{}", stdout(&from_env));
+    assert!(!stdout(&from_env).contains(&token), "never printed back");
+    // Neither: a usage error that says where a token can come from.
+    let none = run_with(inspect(None), &[], "").await;
+    assert_eq!(code(&none), 2);
+    assert!(
+        String::from_utf8_lossy(&none.stderr).contains("PORTCULLIS_CLI_TOKEN"),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
+
+    // The client secret from standard input, then from PORTCULLIS_CLI_CLIENT_SECRET: both reach the
+    // introspection check (the mock issuer knows portcullis_test::CLIENT_SECRET).
+    let discover = |secret: Option<&str>| {
+        let mut list = vec![
+            "discover",
+            issuer.issuer(),
+            "--client-id",
+            portcullis_test::CLIENT_ID,
+        ];
+        if let Some(secret) = secret {
+            list.extend(["--client-secret", secret]);
+        }
+        args(&list)
+    };
+    for (output, how) in [
+        (
+            run_with(discover(Some("-")), &[], portcullis_test::CLIENT_SECRET).await,
+            "stdin",
+        ),
+        (
+            run_with(
+                discover(None),
+                &[(
+                    "PORTCULLIS_CLI_CLIENT_SECRET",
+                    portcullis_test::CLIENT_SECRET,
+                )],
+                "",
+            )
+            .await,
+            "environment",
+        ),
+    ] {
+        assert_eq!(code(&output), 0, "{how}: {}", stdout(&output));
+        assert!(
+            stdout(&output).contains("✓ introspection"),
+            "{how}: {}",
+            stdout(&output)
+        );
+        assert!(!stdout(&output).contains(portcullis_test::CLIENT_SECRET));
+    }
+    let wrong = run_with(discover(Some("-")), &[], "not-the-secret\n").await;
+    assert_eq!(code(&wrong), 1, "{}", stdout(&wrong));
+}

@@ -106,7 +106,7 @@ pub fn check_expiry(claims: &Map<String, Value>, rules: &ClaimRules<'_>) -> Resu
         Some(exp) if rules.now > exp.saturating_add(rules.leeway) => {
             return Err(AuthError::invalid_token(format!(
                 "the token expired {} s ago",
-                rules.now - exp
+                rules.now.saturating_sub(exp)
             ))
             .with_reason(Reason::Expired));
         }
@@ -125,7 +125,7 @@ pub fn check_not_before(
     {
         return Err(AuthError::invalid_token(format!(
             "the token is not valid for another {} s (nbf)",
-            nbf - rules.now
+            nbf.saturating_sub(rules.now)
         ))
         .with_reason(Reason::NotYetValid));
     }
@@ -142,7 +142,7 @@ pub fn check_issued_at(
     {
         return Err(AuthError::invalid_token(format!(
             "the token claims to be issued {} s in the future (iat); check the issuer's clock",
-            iat - rules.now
+            iat.saturating_sub(rules.now)
         ))
         .with_reason(Reason::IssuedInFuture));
     }
@@ -313,6 +313,26 @@ mod tests {
         for (claims, expected) in cases {
             let error = check(claims.clone()).unwrap_err();
             assert!(error.contains(expected), "{claims}: {error}");
+        }
+    }
+
+    #[test]
+    fn time_claims_at_the_extremes_of_i64_are_refused_or_accepted_without_overflow() {
+        // Debug builds panic on overflow: each of these used to.
+        let expired = check(with(good(), "exp", json!(i64::MIN))).unwrap_err();
+        assert!(
+            expired.contains(&format!("expired {} s ago", i64::MAX)),
+            "{expired}"
+        );
+        let not_yet = check(with(good(), "nbf", json!(i64::MAX))).unwrap_err();
+        assert!(not_yet.contains("not valid for another"), "{not_yet}");
+        let future = check(with(good(), "iat", json!(i64::MAX))).unwrap_err();
+        assert!(future.contains("in the future"), "{future}");
+        assert_eq!(check(with(good(), "exp", json!(i64::MAX))), Ok(()));
+        assert_eq!(check(with(good(), "nbf", json!(i64::MIN))), Ok(()));
+        assert_eq!(check(with(good(), "iat", json!(i64::MIN))), Ok(()));
+        for at in [u64::MAX as f64, -1e300, 1e300] {
+            assert!(check(with(good(), "exp", json!(at))).is_err(), "{at}");
         }
     }
 

@@ -54,8 +54,31 @@ pub struct PortcullisConfig {
     pub downstream: Vec<DownstreamConfig>,
     /// The protected-resource metadata this service publishes (RFC 9728).
     pub resource_metadata: ResourceMetadataConfig,
+    /// What the health report shows.
+    pub health: HealthConfig,
     /// Settings that weaken security, each named for what it gives up.
     pub dangerous: DangerousConfig,
+}
+
+/// `[portcullis.health]`: what [`Portcullis::health`](../../portcullis/struct.Portcullis.html)
+/// shows, in the spirit of Spring Boot Actuator's `show-details`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HealthConfig {
+    /// Whether the report carries its components and their details (IdP URLs, the client id,
+    /// the last IdP error). `never` by default: a health endpoint is usually public.
+    pub show_details: ShowDetails,
+}
+
+/// `health.show-details`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ShowDetails {
+    /// The overall status only (`{"status": "UP"}`).
+    #[default]
+    Never,
+    /// Every component with its details: for a health endpoint only operators can reach.
+    Always,
 }
 
 /// `[portcullis.resource-metadata]`: RFC 9728 protected-resource metadata.

@@ -230,7 +230,7 @@ impl IntrospectionValidator {
                 let until_exp = principal
                     .expires_at_unix()
                     .map_or(self.settings.cache_ttl, |exp| {
-                        Duration::from_secs(u64::try_from(exp - now).unwrap_or(0))
+                        Duration::from_secs(u64::try_from(exp.saturating_sub(now)).unwrap_or(0))
                     });
                 (Ok(principal), self.settings.cache_ttl.min(until_exp))
             }

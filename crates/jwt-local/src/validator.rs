@@ -337,7 +337,7 @@ impl JwtValidator {
                 None => "absent".to_owned(),
                 Some(value) => match (claim, value.as_i64()) {
                     ("exp" | "nbf" | "iat", Some(at)) => {
-                        format!("{at} ({})", relative(at - standard.now))
+                        format!("{at} ({})", relative(at.saturating_sub(standard.now)))
                     }
                     _ => value.to_string(),
                 },
@@ -424,7 +424,7 @@ fn relative(seconds: i64) -> String {
     if seconds >= 0 {
         format!("in {seconds} s")
     } else {
-        format!("{} s ago", -seconds)
+        format!("{} s ago", seconds.unsigned_abs())
     }
 }
 

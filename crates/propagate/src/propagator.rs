@@ -222,7 +222,7 @@ impl Propagator {
         let entry = cache
             .try_get_with(key, async {
                 let issued = fetch().await?;
-                let lifetime = u64::try_from(issued.expires_at - now).unwrap_or(0);
+                let lifetime = u64::try_from(issued.expires_at.saturating_sub(now)).unwrap_or(0);
                 let usable = lifetime.saturating_sub(margin_secs(lifetime));
                 let refresh_at = now.saturating_add(i64::try_from(usable).unwrap_or(i64::MAX));
                 Ok::<_, PropagationError>(Cached {

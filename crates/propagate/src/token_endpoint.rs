@@ -141,7 +141,7 @@ impl TokenEndpoint {
                     .unwrap_or(300);
                 Ok(IssuedToken {
                     token: BearerToken::new(token),
-                    expires_at: self.clock.unix_seconds() + lifetime,
+                    expires_at: self.clock.unix_seconds().saturating_add(lifetime),
                 })
             }
             (400..=499, Some(answer)) if answer.get("error").is_some() => {

@@ -85,7 +85,18 @@ impl Portcullis {
     /// A health report: the issuer probed (the probe is reused for 10 s), the JWKS age, the
     /// last introspection, userinfo and token-endpoint outcomes. Serialize it for an
     /// Actuator-style endpoint; [`Health::http_status`] gives 200 or 503.
+    ///
+    /// Only the overall status (`{"status":"UP"}`) unless `portcullis.health.show-details =
+    /// "always"`: the components name IdP URLs, the client id and IdP error bodies, which a
+    /// public endpoint must not show. For an endpoint only operators reach, see
+    /// [`Portcullis::health_details`].
     pub async fn health(&self) -> Health {
+        self.health.public_report().await
+    }
+
+    /// The whole health report with every component's details, whatever
+    /// `health.show-details` says: for a route your code protects (an admin scope, say).
+    pub async fn health_details(&self) -> Health {
         self.health.report().await
     }
 

@@ -237,8 +237,11 @@ impl ConfigLoader {
             }
             figment = figment.merge(Toml::file(file));
         }
+        // PORTCULLIS_CLI_* belong to the `portcullis` command (a token, a client secret to try),
+        // not to the service's configuration.
         let env = Env::prefixed(ENV_PREFIX)
             .ignore(&["profile", "config_dir"])
+            .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("cli_"))
             .map(|key| {
                 format!(
                     "{SECTION}.{}",

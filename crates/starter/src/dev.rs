@@ -226,7 +226,7 @@ impl Shared {
         claims.entry("iat").or_insert_with(|| now.into());
         claims
             .entry("exp")
-            .or_insert_with(|| (now + lifetime.as_secs()).into());
+            .or_insert_with(|| now.saturating_add(lifetime.as_secs()).into());
         claims
             .entry("jti")
             .or_insert_with(|| format!("dev-{now}-{}", rand_suffix()).into());

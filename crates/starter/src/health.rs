@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use portcullis_core::IssuerUrl;
-use portcullis_core::config::Mode;
+use portcullis_core::config::{Mode, ShowDetails};
 use portcullis_core::http::HttpClient;
 use portcullis_core::observe::{CallRecord, IdpEndpoint, Telemetry};
 use portcullis_core::sync::lock;
@@ -42,7 +42,9 @@ pub struct Component {
 pub struct Health {
     /// The overall status.
     pub status: Status,
-    /// By name: `issuer`, `jwks`, `introspection`, `userinfo`, `token`.
+    /// By name: `issuer`, `jwks`, `introspection`, `userinfo`, `token`. Empty (and not
+    /// serialized) unless `portcullis.health.show-details = "always"`.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub components: std::collections::BTreeMap<&'static str, Component>,
 }
 
@@ -66,6 +68,7 @@ struct Probe {
 pub(crate) struct HealthCheck {
     issuer: Option<IssuerUrl>,
     mode: Mode,
+    show_details: ShowDetails,
     http: HttpClient,
     last_probe: Mutex<Option<Probe>>,
 }
@@ -77,10 +80,16 @@ impl std::fmt::Debug for HealthCheck {
 }
 
 impl HealthCheck {
-    pub(crate) fn new(issuer: Option<IssuerUrl>, mode: Mode, http: HttpClient) -> Self {
+    pub(crate) fn new(
+        issuer: Option<IssuerUrl>,
+        mode: Mode,
+        show_details: ShowDetails,
+        http: HttpClient,
+    ) -> Self {
         Self {
             issuer,
             mode,
+            show_details,
             http,
             last_probe: Mutex::new(None),
         }
@@ -90,6 +99,16 @@ impl HealthCheck {
         self.http.telemetry()
     }
 
+    /// The report as `health.show-details` allows: the overall status only, unless `always`.
+    pub(crate) async fn public_report(&self) -> Health {
+        let mut report = self.report().await;
+        if self.show_details == ShowDetails::Never {
+            report.components.clear();
+        }
+        report
+    }
+
+    /// The whole report, with every component's details.
     pub(crate) async fn report(&self) -> Health {
         let mut components = std::collections::BTreeMap::new();
         if let Some(issuer) = self.probe_issuer().await {

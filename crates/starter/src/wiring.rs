@@ -119,7 +119,12 @@ impl<'a> Wiring<'a> {
 
     /// The health check, sharing the components' HTTP client and telemetry.
     pub(crate) fn health_check(&self) -> crate::health::HealthCheck {
-        crate::health::HealthCheck::new(self.issuer.clone(), self.config().mode, self.http.clone())
+        crate::health::HealthCheck::new(
+            self.issuer.clone(),
+            self.config().mode,
+            self.config().health.show_details,
+            self.http.clone(),
+        )
     }
 
     fn config(&self) -> &PortcullisConfig {

@@ -263,7 +263,7 @@ impl TokenBuilder<'_> {
         claims.entry("iat").or_insert_with(|| now.into());
         let exp = match (self.expired_for, self.lifetime) {
             (Some(ago), _) => Some(now.saturating_sub(ago.as_secs().max(1))),
-            (None, Some(lifetime)) => Some(now + lifetime.as_secs()),
+            (None, Some(lifetime)) => Some(now.saturating_add(lifetime.as_secs())),
             (None, None) => None,
         };
         if let Some(exp) = exp {

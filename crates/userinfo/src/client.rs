@@ -167,7 +167,7 @@ impl UserinfoClient {
         }
         let now = self.clock.unix_seconds();
         let ttl = principal.expires_at_unix().map_or(DEFAULT_TTL, |exp| {
-            Duration::from_secs(u64::try_from(exp - now).unwrap_or(0))
+            Duration::from_secs(u64::try_from(exp.saturating_sub(now)).unwrap_or(0))
         });
         Ok(Entry {
             claims,

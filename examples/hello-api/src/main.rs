@@ -44,14 +44,15 @@ async fn main() -> ExitCode {
     };
     // With no issuer configured, the development issuer stands in, and only for a service that
     // listens on loopback (the builder refuses it on any other address).
-    #[cfg(feature = "dev-issuer")]
-    let builder = match listener.local_addr() {
-        Ok(local) => builder.dev_issuer_when_unconfigured(local),
+    let local = match listener.local_addr() {
+        Ok(local) => local,
         Err(error) => {
             eprintln!("cannot read the listen address of {addr}: {error}");
             return ExitCode::from(1);
         }
     };
+    #[cfg(feature = "dev-issuer")]
+    let builder = builder.dev_issuer_when_unconfigured(local);
     let portcullis = match builder.build().await {
         Ok(portcullis) => portcullis,
         Err(error) => {
@@ -60,11 +61,11 @@ async fn main() -> ExitCode {
         }
     };
 
-    tracing::info!("hello-api listening on http://{addr}");
+    tracing::info!("hello-api listening on http://{local}");
     #[cfg(feature = "dev-issuer")]
     if let Some(dev) = portcullis.dev_issuer() {
         let dev_token = dev.mint("dev-user", &["hello:read"], Duration::from_secs(3600));
-        let curl = format!("curl -H 'Authorization: Bearer {dev_token}' http://{addr}/hello");
+        let curl = format!("curl -H 'Authorization: Bearer {dev_token}' http://{local}/hello");
         println!("\nDevelopment issuer: try (valid for one hour)\n\n{curl}\n");
     }
 

@@ -45,7 +45,7 @@ async fn no_token_gets_401_with_a_bare_challenge_and_health_stays_public(kit: Ki
     // The health report probes the issuer (it is what it is for) and needs no token.
     let health = service.get_with_authorization("/health", &[]).await;
     assert_eq!(health.status, 200, "{health:?}");
-    assert_eq!(health.body["components"]["issuer"]["status"], "UP");
+    assert_eq!(health.body, serde_json::json!({"status": "UP"}));
 }
 
 async fn token_for_another_audience_gets_401(kit: Kit) {

@@ -490,3 +490,67 @@ async fn the_answer_cache_stays_within_its_capacity() {
     );
     assert_eq!(f.calls(), 400);
 }
+
+#[tokio::test]
+async fn by_default_a_revoked_token_stops_working_within_30_seconds() {
+    let defaults = IntrospectionSettings::from_config(
+        &portcullis_core::config::PortcullisConfig::default(),
+        IssuerUrl::parse(ISSUER, false).unwrap(),
+    );
+    assert_eq!(defaults.cache_ttl, Duration::from_secs(30));
+    let f = Fixture::start().await;
+    let v = f.validator_with(basic(), |s| s.cache_ttl = defaults.cache_ttl);
+    f.answer("t", StatusCode::OK, active(json!({"exp": NOW + 3600})));
+    check(&v, "t").await.unwrap();
+    // Revoked at the IdP.
+    f.answer("t", StatusCode::OK, json!({"active": false}));
+    f.clock.advance(Duration::from_secs(29));
+    check(&v, "t").await.expect("still cached");
+    f.clock.advance(Duration::from_secs(2));
+    assert!(
+        check(&v, "t")
+            .await
+            .unwrap_err()
+            .description()
+            .contains("not active"),
+        "30 s after it was cached, the revocation is seen"
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_unknown_tokens_cannot_evict_active_answers() {
+    let f = Fixture::start().await;
+    let v = f.validator_with(basic(), |s| s.cache_capacity = 64);
+    let active_tokens: Vec<String> = (0..16).map(|i| format!("active-{i}")).collect();
+    for token in &active_tokens {
+        f.answer(token, StatusCode::OK, active(json!({})));
+        check(&v, token).await.unwrap();
+    }
+    assert_eq!(f.calls(), 16);
+    for i in 0..2000 {
+        check(&v, &format!("unknown-{i}")).await.unwrap_err();
+    }
+    assert_eq!(f.calls(), 16 + 2000);
+    for token in &active_tokens {
+        check(&v, token).await.unwrap();
+    }
+    assert_eq!(
+        f.calls(),
+        16 + 2000,
+        "every active answer is still cached after the flood"
+    );
+}
+
+#[tokio::test]
+async fn cache_capacity_zero_introspects_every_request() {
+    let f = Fixture::start().await;
+    let v = f.validator_with(basic(), |s| s.cache_capacity = 0);
+    f.answer("t", StatusCode::OK, active(json!({})));
+    for _ in 0..5 {
+        check(&v, "t").await.unwrap();
+        check(&v, "dead").await.unwrap_err();
+    }
+    assert_eq!(f.calls(), 10, "no answer is kept, active or not");
+    assert_eq!(v.cached_answers(), 0);
+    assert!(v.cached_bytes(b"t").is_none());
+}

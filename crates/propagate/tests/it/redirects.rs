@@ -210,3 +210,43 @@ async fn the_middleware_on_a_client_that_follows_redirects_withholds_the_answer(
     assert!(error.to_string().contains("outbound_client"), "{error}");
     assert_eq!(seen.lock().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn the_token_endpoint_follows_no_redirect_with_the_client_secret() {
+    use portcullis_core::client_auth::ClientAuth;
+    use portcullis_core::http::{HttpClient, HttpSettings};
+    use portcullis_core::{EndpointSource, Secret};
+    use portcullis_propagate::TokenEndpoint;
+
+    let (other, other_seen) = server("127.0.0.2", |_, _| None).await;
+    static OTHER: Mutex<String> = Mutex::new(String::new());
+    *OTHER.lock().unwrap() = other.clone();
+    let (idp, idp_seen) = server("127.0.0.1", |_, _| {
+        Some(format!("{}/token", OTHER.lock().unwrap()))
+    })
+    .await;
+    let endpoint = TokenEndpoint::new(
+        EndpointSource::Configured(format!("{idp}/token")),
+        ClientAuth::Basic {
+            client_id: "orders-service".into(),
+            secret: Secret::new("the-client-secret"),
+        },
+        HttpClient::new(HttpSettings::default()).unwrap(),
+        Arc::new(ManualClock::at_unix(1_800_000_000)),
+    );
+    let error = endpoint
+        .grant(
+            vec![("grant_type", "client_credentials".into())],
+            "inventory",
+            "client_credentials",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, PropagationError::Misconfigured(_)),
+        "a redirect is not retried as a transient failure: {error}"
+    );
+    assert!(error.to_string().contains("follows no redirect"), "{error}");
+    assert_eq!(idp_seen.lock().unwrap().len(), 1, "asked once, not retried");
+    assert!(other_seen.lock().unwrap().is_empty());
+}

@@ -410,3 +410,44 @@ fn docs_configuration_lists_every_key_with_its_environment_name_and_nothing_else
         "docs/configuration.md and PortcullisConfig differ"
     );
 }
+
+#[test]
+fn a_root_build_ships_no_test_authentication() {
+    // `cargo build` at the root builds the default members; none of them may turn on the
+    // starter's `testing` feature or pull in the test kit (normal and build edges: what a
+    // binary links).
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let tree = |workspace: bool| {
+        let mut command = std::process::Command::new(&cargo);
+        command.current_dir(root).args([
+            "tree",
+            "--offline",
+            "--locked",
+            "-e",
+            "normal,build,features",
+            "-i",
+            "portcullis",
+            "--prefix",
+            "none",
+        ]);
+        if workspace {
+            command.arg("--workspace");
+        }
+        let output = command.output().expect("cargo tree runs");
+        assert!(
+            output.status.success(),
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let root_build = tree(false);
+    assert!(root_build.contains("hello-api"), "{root_build}");
+    assert!(
+        !root_build.contains("feature \"testing\"") && !root_build.contains("portcullis-test"),
+        "a root build unifies the testing feature:\n{root_build}"
+    );
+    // The check can fail: the whole workspace (what `cargo test --workspace` builds) has it.
+    assert!(tree(true).contains("portcullis feature \"testing\""));
+}
