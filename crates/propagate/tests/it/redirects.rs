@@ -18,9 +18,12 @@ const TOKEN: &str = "the-callers-token";
 /// What reached a server: path and the Authorization header, if any.
 type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
+/// Where a server redirects a path to (its own base URL given), or `None` for 200.
+type Route = fn(&str, &str) -> Option<String>;
+
 /// A server on `ip` that records every request and answers with `route(path)`: a redirect to
 /// the `Location` given, or 200.
-async fn server(ip: &str, route: fn(&str, &str) -> Option<String>) -> (String, Seen) {
+async fn server(ip: &str, route: Route) -> (String, Seen) {
     let listener = tokio::net::TcpListener::bind(format!("{ip}:0"))
         .await
         .unwrap_or_else(|e| panic!("cannot listen on {ip}: {e}"));
@@ -28,8 +31,7 @@ async fn server(ip: &str, route: fn(&str, &str) -> Option<String>) -> (String, S
     let seen: Seen = Arc::default();
     let state = (seen.clone(), base.clone(), route);
     let app = axum::Router::new().fallback(
-        |State((seen, base, route)): State<(Seen, String, fn(&str, &str) -> Option<String>)>,
-         request: Request| async move {
+        |State((seen, base, route)): State<(Seen, String, Route)>, request: Request| async move {
             let path = request.uri().path().to_owned();
             let authorization = request
                 .headers()
