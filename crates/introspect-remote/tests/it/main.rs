@@ -520,13 +520,20 @@ async fn by_default_a_revoked_token_stops_working_within_30_seconds() {
 #[tokio::test]
 async fn a_flood_of_unknown_tokens_cannot_evict_active_answers() {
     let f = Fixture::start().await;
-    let v = f.validator_with(basic(), |s| s.cache_capacity = 64);
+    // The default lifetimes: active answers 30 s, refusals 10 s.
+    let v = f.validator_with(basic(), |s| {
+        s.cache_capacity = 1024;
+        s.cache_ttl = Duration::from_secs(30);
+    });
     let active_tokens: Vec<String> = (0..16).map(|i| format!("active-{i}")).collect();
     for token in &active_tokens {
-        f.answer(token, StatusCode::OK, active(json!({})));
+        f.answer(token, StatusCode::OK, active(json!({"exp": NOW + 3600})));
         check(&v, token).await.unwrap();
     }
     assert_eq!(f.calls(), 16);
+    // 25 s later the active answers die sooner than fresh refusals would: in a shared cache the
+    // flood would push them out first.
+    f.clock.advance(Duration::from_secs(25));
     for i in 0..2000 {
         check(&v, &format!("unknown-{i}")).await.unwrap_err();
     }
