@@ -3,9 +3,11 @@
 //!
 //! The claims go through the service's claim mapping (`[portcullis.claims]`), the access rules
 //! and the route requirements exactly as a token's would; only resolution and validation are
-//! skipped. Never enable this feature in a build you ship: with it, code that can insert request
-//! extensions can authenticate anyone. Portcullis logs a warning at startup when it is on.
-//! (Cargo does not turn on a dev-dependency's features in a normal build.)
+//! skipped. They count only in a `Portcullis` whose code asked for it at startup
+//! ([`crate::PortcullisBuilder::test_authentication`], which `MockIssuer::portcullis` calls, and
+//! which logs a warning): the feature alone, which Cargo's feature unification can turn on in a
+//! workspace build, leaves every request to the real pipeline, and a request extension alone is
+//! never enough.
 
 use serde_json::{Map, Value};
 

@@ -561,3 +561,36 @@ async fn cache_capacity_zero_introspects_every_request() {
     assert_eq!(v.cached_answers(), 0);
     assert!(v.cached_bytes(b"t").is_none());
 }
+
+#[tokio::test]
+async fn a_redirecting_introspection_endpoint_gets_neither_token_nor_secret_elsewhere() {
+    let reached = Arc::new(AtomicUsize::new(0));
+    let counter = reached.clone();
+    let other = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let target = format!("http://{}/introspect", other.local_addr().unwrap());
+    let sink = axum::Router::new().fallback(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(r#"{"active": true}"#)
+    });
+    tokio::spawn(async move { axum::serve(other, sink).await });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/introspect", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(move || {
+        let target = target.clone();
+        async move { (StatusCode::PERMANENT_REDIRECT, [("location", target)]) }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut f = Fixture::start().await;
+    f.url = url;
+    let error = check(&f.validator(), "the-token").await.unwrap_err();
+    assert_eq!(
+        error.kind(),
+        portcullis_core::ErrorKind::Unavailable,
+        "{error:?}"
+    );
+    assert!(
+        error.detail().unwrap().contains("follows no redirect"),
+        "{error:?}"
+    );
+    assert_eq!(reached.load(Ordering::SeqCst), 0);
+}

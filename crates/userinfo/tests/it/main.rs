@@ -140,3 +140,40 @@ async fn refusals_signed_answers_and_garbage_are_failures_not_claims() {
         assert!(error.detail().unwrap().contains(expected), "{error:?}");
     }
 }
+
+#[tokio::test]
+async fn a_redirecting_userinfo_endpoint_gets_no_second_request_with_the_token() {
+    // Another host (127.0.0.2) counts what reaches it; the endpoint redirects there.
+    let reached = Arc::new(AtomicUsize::new(0));
+    let counter = reached.clone();
+    let other = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let target = format!("http://{}/userinfo", other.local_addr().unwrap());
+    let sink = axum::Router::new().fallback(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        std::future::ready("{}")
+    });
+    tokio::spawn(async move { axum::serve(other, sink).await });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/userinfo", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(move || {
+        let target = target.clone();
+        async move { (StatusCode::TEMPORARY_REDIRECT, [("location", target)]) }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = UserinfoClient::new(
+        EndpointSource::Configured(url),
+        HttpClient::new(HttpSettings::default()).unwrap(),
+        Arc::new(ManualClock::at_unix(NOW)),
+        100,
+    );
+    let error = client
+        .fetch(&principal("the-token", "alice", NOW + 60))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unavailable);
+    assert!(
+        error.detail().unwrap().contains("follows no redirect"),
+        "{error:?}"
+    );
+    assert_eq!(reached.load(Ordering::SeqCst), 0);
+}
