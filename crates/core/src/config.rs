@@ -60,8 +60,8 @@ pub struct PortcullisConfig {
     pub dangerous: DangerousConfig,
 }
 
-/// `[portcullis.health]`: what [`Portcullis::health`](../../portcullis/struct.Portcullis.html)
-/// shows, in the spirit of Spring Boot Actuator's `show-details`.
+/// `[portcullis.health]`: what the starter's `Portcullis::health` shows, in the spirit of Spring
+/// Boot Actuator's `show-details`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct HealthConfig {
