@@ -280,17 +280,17 @@ async fn without_an_issuer_the_error_says_how_to_set_one_or_ask_for_the_dev_issu
 
 #[tokio::test]
 async fn the_dev_issuer_refuses_a_service_that_listens_beyond_loopback() {
-    for listen in ["0.0.0.0:3000", "192.0.2.10:8080", "[::]:3000"] {
-        let error = Portcullis::builder()
+    let build_on = |listen: &str| {
+        Portcullis::builder()
             .config(PortcullisConfig {
                 audience: vec!["api://t".into()],
                 ..Default::default()
             })
             .dev_issuer_when_unconfigured(listen.parse().unwrap())
             .build()
-            .await
-            .unwrap_err()
-            .to_string();
+    };
+    for listen in ["0.0.0.0:3000", "192.0.2.10:8080", "[::]:3000"] {
+        let error = build_on(listen).await.unwrap_err().to_string();
         assert!(
             error.contains("not a loopback address") && error.contains(listen),
             "{listen}: {error}"
@@ -298,15 +298,7 @@ async fn the_dev_issuer_refuses_a_service_that_listens_beyond_loopback() {
         assert!(error.contains("portcullis.issuer"), "{error}");
     }
     for listen in ["127.0.0.1:3000", "[::1]:3000"] {
-        let portcullis = Portcullis::builder()
-            .config(PortcullisConfig {
-                audience: vec!["api://t".into()],
-                ..Default::default()
-            })
-            .dev_issuer_when_unconfigured(listen.parse().unwrap())
-            .build()
-            .await
-            .unwrap();
+        let portcullis = build_on(listen).await.unwrap();
         assert!(portcullis.dev_issuer().is_some(), "{listen}");
     }
 }
