@@ -76,6 +76,7 @@ impl FakeIdp {
             issuer: issuer.clone(),
             jwks: Mutex::new(jwks),
             faults: faults.clone(),
+            hits: Mutex::default(),
         });
         let shared = state.clone();
         let server = tokio::spawn(async move {
@@ -96,6 +97,15 @@ impl FakeIdp {
     /// Sets how an endpoint answers from now on.
     pub fn set(&self, endpoint: Endpoint, fault: Fault) {
         self.faults.lock().expect("faults").insert(endpoint, fault);
+    }
+
+    /// How many requests `endpoint` received so far (faulty answers included).
+    pub fn hits(&self, endpoint: Endpoint) -> usize {
+        self.state
+            .hits
+            .lock()
+            .map(|hits| hits.get(&endpoint).copied().unwrap_or(0))
+            .unwrap_or(0)
     }
 
     /// Adds keys to the published JWKS.
@@ -142,6 +152,8 @@ struct State {
     issuer: String,
     jwks: Mutex<Value>,
     faults: Arc<Mutex<HashMap<Endpoint, Fault>>>,
+    /// Requests received per endpoint, whatever the answer.
+    hits: Mutex<HashMap<Endpoint, usize>>,
 }
 
 impl State {
@@ -159,6 +171,9 @@ impl State {
                 return;
             }
         };
+        if let Ok(mut hits) = self.hits.lock() {
+            *hits.entry(endpoint).or_default() += 1;
+        }
         let fault = self
             .faults
             .lock()

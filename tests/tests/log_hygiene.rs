@@ -32,14 +32,18 @@ async fn no_secret_reaches_a_log_line_an_error_or_debug_output() {
         .user_token("alice", "openid hello:read", Some("urn:portcullis:hello"))
         .await;
     let tampered = format!("{}x", &tokens.access_token[..tokens.access_token.len() - 1]);
-    for token in [
-        &tokens.access_token,
-        &tampered,
-        tokens.id_token.as_ref().unwrap(),
-    ] {
-        service.hello(token).await;
-        secrets.push(token.clone());
-    }
+    let id_token = tokens.id_token.as_ref().unwrap();
+    // Each path ran (and refused what it must) before the log is judged clean.
+    assert_eq!(service.hello(&tokens.access_token).await.status, 200);
+    service
+        .hello(&tampered)
+        .await
+        .assert_invalid_token("signature");
+    service
+        .hello(id_token)
+        .await
+        .assert_invalid_token("ID token");
+    secrets.extend([tokens.access_token.clone(), tampered, id_token.clone()]);
 
     // Introspection with a wrong secret, then with private_key_jwt; userinfo that fails.
     let opaque = idp

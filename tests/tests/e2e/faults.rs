@@ -132,12 +132,30 @@ async fn userinfo_faults_fail_closed_when_configured_and_are_skipped_by_default(
 #[tokio::test]
 async fn cached_keys_outlive_an_idp_that_turns_hostile() {
     let idp = FakeIdp::start().await;
-    let service = Service::start(config(&idp, Mode::Jwt)).await;
-    let token = idp.token(AUDIENCE);
-    assert_eq!(service.hello(&token).await.status, 200);
+    let mut config = config(&idp, Mode::Jwt);
+    // Keys go stale after a second, so each round below sends a refresh to the hostile IdP.
+    config.jwks.refresh_interval = Duration::from_secs(1);
+    let service = Service::start(config).await;
+    assert_eq!(service.hello(&idp.token(AUDIENCE)).await.status, 200);
     for fault in FAULTS {
         idp.set(Endpoint::Discovery, fault);
         idp.set(Endpoint::Jwks, fault);
-        assert_eq!(service.hello(&token).await.status, 200, "{fault:?}");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let asked = idp.hits(Endpoint::Jwks);
+        // A new token each round (ES256 signatures differ): the decision cache cannot answer, so
+        // the cached keys verify it while the refresh fails.
+        assert_eq!(
+            service.hello(&idp.token(AUDIENCE)).await.status,
+            200,
+            "{fault:?}"
+        );
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while idp.hits(Endpoint::Jwks) == asked {
+            assert!(
+                Instant::now() < deadline,
+                "{fault:?}: the stale keys were never refreshed, so the hostile IdP was not tested"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }

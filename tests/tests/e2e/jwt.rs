@@ -302,4 +302,16 @@ async fn the_audience_is_checked_against_every_configured_audience() {
             .access_token;
         assert_eq!(service.hello(&token).await.status, 200, "{resource}");
     }
+    // An audience outside the list is refused, naming every accepted one.
+    let third = idp
+        .user_token("bob", "hello:read", Some("urn:portcullis:orders"))
+        .await
+        .access_token;
+    let reply = service.hello(&third).await;
+    reply.assert_invalid_token("another audience");
+    assert!(
+        reply.description().contains("urn:portcullis:other")
+            && reply.description().contains(AUDIENCE),
+        "{reply:?}"
+    );
 }
