@@ -87,13 +87,12 @@ async fn id_token_gets_401_invalid_token(kit: Kit) {
     let reply = service
         .hello(&tokens.id_token.expect("an ID token for openid"))
         .await;
-    assert_eq!(reply.status, 401, "{reply:?}");
-    assert!(
-        reply
-            .challenge
-            .unwrap()
-            .starts_with("Bearer error=\"invalid_token\"")
-    );
+    // Locally the ID token is recognised and explained; the IdP will not introspect it.
+    let expected = match kit.mode {
+        portcullis::core::config::Mode::Jwt => "so this is probably an ID token",
+        _ => "the authorization server does not accept this token for introspection",
+    };
+    reply.assert_invalid_token(expected);
 }
 
 async fn expired_token_gets_401(kit: Kit) {

@@ -171,15 +171,24 @@ async fn userinfo_failure_continues_by_default_and_fails_when_configured() {
     let mut config = introspect_config_for(&idp);
     config.userinfo.enabled = true;
     let service = Service::start(config.clone()).await;
+    let asked = || async { idp.stats().await.get("/me").copied().unwrap_or(0) };
+    assert_eq!(asked().await, 0);
     assert_eq!(
         service.hello(&token).await.status,
         200,
         "on-failure = continue"
     );
+    assert_eq!(
+        asked().await,
+        1,
+        "userinfo was asked, and its refusal ignored"
+    );
     config.userinfo.on_failure = portcullis::core::config::UserinfoFailure::Fail;
     let strict = Service::start(config).await;
     let reply = strict.hello(&token).await;
     assert_eq!(reply.status, 503, "{reply:?}");
+    assert!(reply.retry_after.is_some(), "{reply:?}");
+    assert_eq!(asked().await, 2, "the 503 is userinfo's refusal");
 }
 
 #[tokio::test]
