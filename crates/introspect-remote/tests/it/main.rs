@@ -35,6 +35,8 @@ struct Server {
     answers: Mutex<HashMap<String, (StatusCode, String)>>,
     calls: AtomicUsize,
     last_form: Mutex<HashMap<String, String>>,
+    /// The last request's `Authorization` header, as sent.
+    last_authorization: Mutex<Option<String>>,
     delay: Mutex<Duration>,
 }
 
@@ -64,6 +66,9 @@ async fn introspect(
     }
     let form: HashMap<String, String> = url_decode_form(&body);
     *server.last_form.lock().unwrap() = form.clone();
+    *server.last_authorization.lock().unwrap() = headers
+        .get("authorization")
+        .map(|v| v.to_str().unwrap().to_owned());
     let authenticated = match headers.get("authorization").and_then(|v| v.to_str().ok()) {
         Some(basic) => {
             let decoded = base64::engine::general_purpose::STANDARD
@@ -248,6 +253,28 @@ async fn the_request_carries_the_right_headers_encoding_and_body_for_each_auth_m
         let form = f.server.last_form.lock().unwrap().clone();
         assert_eq!(form["token"], "t1");
         assert_eq!(form["token_type_hint"], "access_token");
+        // The client authentication on the wire is the configured method's, and only that.
+        let authorization = f.server.last_authorization.lock().unwrap().clone();
+        match method {
+            "client_secret_basic" => {
+                // RFC 6749 §2.3.1: id and secret form-urlencoded before base64.
+                let expected = base64::engine::general_purpose::STANDARD
+                    .encode("orders+api:p%40ss%3Aw%2Brd%2F%C3%BC");
+                assert_eq!(authorization, Some(format!("Basic {expected}")), "{method}");
+                assert!(!form.contains_key("client_id") && !form.contains_key("client_secret"));
+            }
+            "client_secret_post" => {
+                assert_eq!(authorization, None, "{method}");
+                assert_eq!(form["client_id"], CLIENT_ID);
+                assert_eq!(form["client_secret"], SECRET);
+            }
+            "none" => {
+                assert_eq!(authorization, None, "{method}");
+                assert_eq!(form["client_id"], CLIENT_ID);
+                assert!(!form.contains_key("client_secret"), "{method}");
+            }
+            other => panic!("untested method {other}"),
+        }
     }
 }
 
