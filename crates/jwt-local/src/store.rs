@@ -171,6 +171,14 @@ impl JwksStore {
             (allowed, hash)
         };
         if allowed {
+            // A fetch already running may have started before the issuer published this kid:
+            // it can settle the question only by bringing the key. Otherwise a fetch started
+            // now decides, so a real key is never remembered as unknown because of an old fetch.
+            if let Some(Ok(keys)) = self.flight.wait(&()).await
+                && keys.set.has_kid(kid)
+            {
+                return Some(keys);
+            }
             let fresh = self.refresh().await.ok();
             if fresh.as_ref().is_some_and(|keys| !keys.set.has_kid(kid)) {
                 self.remember_unknown(hash);

@@ -163,6 +163,35 @@ async fn one_bogus_kid_does_not_block_a_real_rotation() {
 }
 
 #[tokio::test]
+async fn a_fetch_that_started_before_a_key_was_published_does_not_mark_its_kid_unknown() {
+    let (old, new) = (TestKey::es256("old"), TestKey::es256("new"));
+    let f = fixture(&[&old], |_| {}).await;
+    validate(&f, &old.sign(&claims())).await.unwrap();
+    // The keys go stale: the next request starts a background refresh, which the server
+    // answers slowly with the key set it had when the request arrived (only `old`).
+    f.clock.advance(Duration::from_secs(601));
+    let now = f.clock.unix_seconds();
+    f.jwks.set_delay(Duration::from_millis(300));
+    validate(&f, &old.sign(&claims_at(now))).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while f.jwks.hits() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no background refresh"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The IdP publishes `new` while that refresh is still on its way, and a token signed with it
+    // arrives: the old refresh cannot know it, so a fetch started now must decide.
+    f.jwks.publish(&[&old, &new]);
+    let principal = validate(&f, &new.sign(&claims_at(now)))
+        .await
+        .expect("the new key is found by a fetch started after the token arrived");
+    assert_eq!(principal.subject(), Some("alice"));
+    assert_eq!(f.jwks.hits(), 3);
+}
+
+#[tokio::test]
 async fn a_kid_the_issuer_does_not_publish_is_not_refetched_for_until_its_cooldown_ends() {
     let key = TestKey::es256("k1");
     let f = fixture(&[&key], |_| {}).await;

@@ -97,6 +97,9 @@ pub struct FakeJwks {
     pub url: String,
     reply: Arc<Mutex<JwksReply>>,
     hits: Arc<AtomicUsize>,
+    /// How long an answer takes, in milliseconds (the answer is the one set when the request
+    /// arrived, as a real server's would be).
+    delay_ms: Arc<AtomicUsize>,
 }
 
 impl FakeJwks {
@@ -107,13 +110,21 @@ impl FakeJwks {
             cache_control: None,
         }));
         let hits = Arc::new(AtomicUsize::new(0));
+        let delay_ms = Arc::new(AtomicUsize::new(5));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/jwks", listener.local_addr().unwrap());
-        let app = axum::Router::new()
-            .route("/jwks", get(serve))
-            .with_state((reply.clone(), hits.clone()));
+        let app = axum::Router::new().route("/jwks", get(serve)).with_state((
+            reply.clone(),
+            hits.clone(),
+            delay_ms.clone(),
+        ));
         tokio::spawn(async move { axum::serve(listener, app).await });
-        let server = Self { url, reply, hits };
+        let server = Self {
+            url,
+            reply,
+            hits,
+            delay_ms,
+        };
         server.publish(keys);
         server
     }
@@ -140,17 +151,25 @@ impl FakeJwks {
         });
     }
 
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms
+            .store(delay.as_millis() as usize, Ordering::SeqCst);
+    }
+
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
 }
 
+type ServerState = (Arc<Mutex<JwksReply>>, Arc<AtomicUsize>, Arc<AtomicUsize>);
+
 async fn serve(
-    State((reply, hits)): State<(Arc<Mutex<JwksReply>>, Arc<AtomicUsize>)>,
+    State((reply, hits, delay_ms)): State<ServerState>,
 ) -> (StatusCode, HeaderMap, String) {
-    hits.fetch_add(1, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(5)).await;
     let reply = reply.lock().unwrap().clone();
+    hits.fetch_add(1, Ordering::SeqCst);
+    let delay = delay_ms.load(Ordering::SeqCst) as u64;
+    tokio::time::sleep(Duration::from_millis(delay)).await;
     let mut headers = HeaderMap::new();
     headers.insert("content-type", HeaderValue::from_static("application/json"));
     if let Some(cc) = reply.cache_control {
