@@ -75,7 +75,9 @@ struct ConfigSource {
 struct InspectArgs {
     /// The access token (`Bearer ` prefix allowed); `-` reads it from standard input, and
     /// without the argument it comes from PORTCULLIS_CLI_TOKEN (arguments show in process lists).
-    #[arg(env = "PORTCULLIS_CLI_TOKEN", hide_env_values = true)]
+    /// Opaque tokens may begin with `-` (one in 64 base64url tokens does): they are taken as the
+    /// token, not as an option.
+    #[arg(env = "PORTCULLIS_CLI_TOKEN", hide_env_values = true, allow_hyphen_values = true)]
     token: Option<String>,
     #[command(flatten)]
     source: ConfigSource,

@@ -467,6 +467,17 @@ async fn tokens_and_client_secrets_can_stay_out_of_the_process_list() {
     let from_env = run_with(inspect(None), &[("PORTCULLIS_CLI_TOKEN", &token)], "").await;
     assert_eq!(code(&from_env), 0, "{}", stdout(&from_env));
     assert!(!stdout(&from_env).contains(&token), "never printed back");
+    // A token that begins with `-` (one opaque token in 64 does) is the token, not an option: a
+    // verdict (refused, exit 1), not a usage error (2).
+    let hyphen = run_with(inspect(Some("-Yq3kfa9Zx_QeW1")), &[], "").await;
+    assert_eq!(
+        code(&hyphen),
+        1,
+        "{}{}",
+        stdout(&hyphen),
+        String::from_utf8_lossy(&hyphen.stderr)
+    );
+    assert_eq!(json(&hyphen)["verdict"]["status"], 401, "{}", stdout(&hyphen));
     // Neither: a usage error that says where a token can come from.
     let none = run_with(inspect(None), &[], "").await;
     assert_eq!(code(&none), 2);
