@@ -70,9 +70,9 @@ function resourceServerInfo(resource) {
     'urn:portcullis:hello:ps256': { audience: 'urn:portcullis:hello', alg: 'PS256' },
     'urn:portcullis:hello:es256': { audience: 'urn:portcullis:hello', alg: 'ES256' },
     'urn:portcullis:hello:eddsa': { audience: 'urn:portcullis:hello', alg: 'EdDSA' },
-    'urn:portcullis:hello:short': { audience: 'urn:portcullis:hello', alg: 'RS256', ttl: 2 },
+    'urn:portcullis:hello:short': { audience: 'urn:portcullis:hello', alg: 'RS256', ttl: 4 },
     'urn:portcullis:hello:opaque': { audience: 'urn:portcullis:hello', format: 'opaque' },
-    'urn:portcullis:hello:short-opaque': { audience: 'urn:portcullis:hello', format: 'opaque', ttl: 2 },
+    'urn:portcullis:hello:short-opaque': { audience: 'urn:portcullis:hello', format: 'opaque', ttl: 4 },
     'urn:portcullis:other': { audience: 'urn:portcullis:other', alg: 'RS256' },
     'urn:portcullis:other:opaque': { audience: 'urn:portcullis:other', format: 'opaque' },
     // The microservices example: gateway → orders → inventory.

@@ -81,6 +81,33 @@ fn unique_dir() -> PathBuf {
     dir
 }
 
+/// A free loopback port for an IdP, below the kernel's ephemeral port range: a port that
+/// `bind(0)` never hands out, so one freed by a stopped IdP stays free until it comes back on it.
+/// Ports are handed out in turn from a start that depends on the process id (test binaries may
+/// run side by side), each checked free by binding it. Falls back to `0` (any free port) when
+/// the ephemeral range leaves no room below it.
+pub fn reserved_port() -> u16 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    const FIRST: u32 = 10_000;
+    if low <= FIRST + 1000 {
+        return 0;
+    }
+    let span = low - FIRST;
+    let start = std::process::id().wrapping_mul(2_654_435_761) % span;
+    for _ in 0..1000 {
+        let offset = (start + NEXT.fetch_add(1, Ordering::SeqCst)) % span;
+        let port = u16::try_from(FIRST + offset).unwrap_or(0);
+        if port != 0 && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    0
+}
+
 impl Idp {
     /// Starts the IdP with fresh keys on a free port.
     pub async fn start() -> Self {
@@ -95,7 +122,7 @@ impl Idp {
             keys_file,
             http: reqwest::Client::new(),
         };
-        idp.spawn(0).await;
+        idp.spawn(reserved_port()).await;
         idp
     }
 
@@ -167,16 +194,12 @@ impl Idp {
         self.restart_on_same_port().await;
     }
 
-    /// Starts again on the same port with the same keys.
+    /// Starts again on the same port with the same keys. The port is outside the kernel's
+    /// ephemeral range (see [`reserved_port`]), so no other test's `bind(0)` takes it while the
+    /// IdP is down.
     pub async fn restart_on_same_port(&mut self) {
         self.stop().await;
         let port = self.port;
-        for _ in 0..50 {
-            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
         self.spawn(port).await;
         assert_eq!(self.port, port, "the IdP came back on another port");
     }
@@ -334,11 +357,15 @@ pub struct Kit {
     pub hello: &'static str,
     /// A resource whose tokens are for another audience.
     pub other: &'static str,
-    /// A resource whose tokens live 2 seconds.
+    /// A resource whose tokens live [`Kit::SHORT_TTL`] seconds.
     pub short: &'static str,
 }
 
 impl Kit {
+    /// The lifetime of [`Kit::short`] tokens, in seconds (`exp` = the whole second of issue +
+    /// this, so a token is valid for at least this minus one second).
+    pub const SHORT_TTL: u64 = 4;
+
     /// Local JWT validation.
     pub const JWT: Self = Self {
         mode: Mode::Jwt,

@@ -110,7 +110,7 @@ struct DiscoverArgs {
     client_id: Option<String>,
     /// Its secret: `-` reads it from standard input, and without the option it comes from
     /// PORTCULLIS_CLI_CLIENT_SECRET (arguments show in process lists).
-    #[arg(long, env = "PORTCULLIS_CLI_CLIENT_SECRET", hide_env_values = true)]
+    #[arg(long, env = "PORTCULLIS_CLI_CLIENT_SECRET", hide_env_values = true, allow_hyphen_values = true)]
     client_secret: Option<String>,
     /// client_secret_basic, client_secret_post or none.
     #[arg(long, default_value = "client_secret_basic")]

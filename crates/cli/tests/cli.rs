@@ -298,7 +298,13 @@ async fn discover_lists_metadata_and_keys_and_checks_client_credentials() {
 
 #[tokio::test]
 async fn discover_exits_4_for_an_unreachable_issuer_and_2_for_a_bad_one() {
-    let unreachable = run(args(&["discover", "http://127.0.0.1:1"])).await;
+    // A port this test bound and released: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let unreachable = run(args(&["discover", &format!("http://127.0.0.1:{port}")])).await;
     assert_eq!(code(&unreachable), 4, "{}", stdout(&unreachable));
     let plain_http = run(args(&["discover", "http://idp.example.com"])).await;
     assert_eq!(code(&plain_http), 2);

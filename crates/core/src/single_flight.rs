@@ -112,27 +112,56 @@ impl<K: Hash + Eq, V> Drop for LeaderGuard<'_, K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::Future as _;
+    use std::pin::Pin;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Poll;
     use std::time::Duration;
+
+    /// Polls `future` once (so it has joined its group) and returns it with that poll's result.
+    async fn poll_once<F: Future + Unpin>(mut future: F) -> (F, Poll<F::Output>) {
+        let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut future).poll(cx))).await;
+        (future, first)
+    }
+
+    async fn until(what: &str, done: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "never: {what}");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
 
     #[tokio::test]
     async fn concurrent_calls_for_one_key_run_the_fetch_once() {
         let group = Arc::new(SingleFlight::<&str, usize>::new());
         let calls = Arc::new(AtomicUsize::new(0));
+        let joined = Arc::new(AtomicUsize::new(0));
+        // The fetch is held open until every caller has joined: no sleep decides the overlap.
+        let (open, opened) = watch::channel(false);
         let mut tasks = Vec::new();
         for _ in 0..50 {
-            let (group, calls) = (group.clone(), calls.clone());
+            let (group, calls, joined, opened) =
+                (group.clone(), calls.clone(), joined.clone(), opened.clone());
             tasks.push(tokio::spawn(async move {
-                group
-                    .run("jwks", || async {
+                let call = Box::pin(group.run("jwks", || {
+                    let (calls, mut opened) = (calls.clone(), opened.clone());
+                    async move {
                         calls.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        let _ = opened.wait_for(|open| *open).await;
                         7
-                    })
-                    .await
+                    }
+                }));
+                let (call, first) = poll_once(call).await;
+                assert!(first.is_pending(), "the fetch is held open");
+                joined.fetch_add(1, Ordering::SeqCst);
+                call.await
             }));
         }
+        until("all 50 joined", || joined.load(Ordering::SeqCst) == 50).await;
+        assert_eq!(group.in_flight(), 1);
+        open.send_replace(true);
         for task in tasks {
             assert_eq!(task.await.unwrap(), 7);
         }
@@ -151,14 +180,21 @@ mod tests {
                     .await
             })
         };
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        until("the leader runs", || group.in_flight() == 1).await;
+        let joined = Arc::new(AtomicUsize::new(0));
         let follower = {
-            let group = group.clone();
-            tokio::spawn(async move { group.run(1, || async { 9 }).await })
+            let (group, joined) = (group.clone(), joined.clone());
+            tokio::spawn(async move {
+                let call = Box::pin(group.run(1, || async { 9 }));
+                let (call, first) = poll_once(call).await;
+                assert!(first.is_pending(), "the follower waits for the leader");
+                joined.fetch_add(1, Ordering::SeqCst);
+                call.await
+            })
         };
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        until("the follower waits", || joined.load(Ordering::SeqCst) == 1).await;
         leader.abort();
-        let value = tokio::time::timeout(Duration::from_secs(2), follower)
+        let value = tokio::time::timeout(Duration::from_secs(10), follower)
             .await
             .unwrap()
             .unwrap();

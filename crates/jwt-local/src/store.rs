@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -74,6 +74,8 @@ pub struct JwksStore {
     last_failure: Mutex<Option<(SystemTime, AuthError)>>,
     flight: SingleFlight<(), Result<Arc<CachedKeys>, AuthError>>,
     fetches: AtomicU64,
+    /// A background refresh was spawned and has not finished (set before the task first runs).
+    background: AtomicBool,
     /// Bumped whenever the published keys change (not by a refresh that brings the same keys),
     /// so cached decisions survive refreshes and end with a rotation.
     generation: AtomicU64,
@@ -101,6 +103,7 @@ impl JwksStore {
             last_failure: Mutex::new(None),
             flight: SingleFlight::new(),
             fetches: AtomicU64::new(0),
+            background: AtomicBool::new(false),
             generation: AtomicU64::new(0),
         }
     }
@@ -108,6 +111,12 @@ impl JwksStore {
     /// How many JWKS fetches were started (for tests and metrics).
     pub fn fetch_count(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Whether a fetch is running, or a background refresh was started and has not finished.
+    /// Tests wait on it instead of sleeping.
+    pub fn refreshing(&self) -> bool {
+        self.background.load(Ordering::Acquire) || self.flight.in_flight() > 0
     }
 
     /// Which key set is current: changes whenever a fetch replaces it.
@@ -219,9 +228,15 @@ impl JwksStore {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        if self.background.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let store = Arc::clone(self);
         handle.spawn(async move {
+            // Cleared even if the task is dropped unfinished (runtime shut down).
+            let done = BackgroundDone(&store.background);
             let _ = store.refresh().await;
+            drop(done);
         });
     }
 
@@ -301,5 +316,14 @@ impl JwksStore {
             generation: 0,
             document: fetched.value.get("keys").cloned().unwrap_or_default(),
         })
+    }
+}
+
+/// Clears the "background refresh pending" flag when the refresh task ends, however it ends.
+struct BackgroundDone<'a>(&'a AtomicBool);
+
+impl Drop for BackgroundDone<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }

@@ -105,8 +105,15 @@ async fn expired_token_gets_401(kit: Kit) {
         .user_token("alice", "hello:read", Some(kit.short))
         .await
         .access_token;
+    // `exp` is at most the whole second of issue + SHORT_TTL, so at most SHORT_TTL s from now.
+    let issued_by = std::time::Instant::now();
     assert_eq!(service.hello(&token).await.status, 200, "valid while fresh");
-    tokio::time::sleep(Duration::from_millis(3200)).await;
+    // Both the IdP (introspection) and the service (JWT) judge expiry by the real clock: wait
+    // until the token has certainly expired and the 1 s cache entry has certainly ended.
+    tokio::time::sleep_until(
+        (issued_by + Duration::from_secs(Kit::SHORT_TTL) + Duration::from_millis(1500)).into(),
+    )
+    .await;
     let reply = service.hello(&token).await;
     assert_eq!(reply.status, 401, "{reply:?}");
     let expected = if kit.mode == portcullis::core::config::Mode::Jwt {
@@ -152,8 +159,11 @@ async fn idp_down_at_the_first_request_gets_503_then_recovers(kit: Kit) {
         "no challenge: the client's token is not at fault"
     );
 
+    let failed_by = tokio::time::Instant::now();
     idp.restart_on_same_port().await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The service remembers its last failure for discovery.retry-backoff (200 ms from a moment
+    // before `failed_by`): make sure that has passed (the restart usually takes longer).
+    tokio::time::sleep_until(failed_by + Duration::from_millis(250)).await;
     // The IdP keeps its keys but not its sessions: a token minted now works in both modes.
     let fresh = idp
         .user_token("alice", "hello:read", Some(kit.hello))

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use portcullis::PortcullisConfig;
-use portcullis::core::Secret;
+use portcullis::core::{ManualClock, Secret};
+use portcullis::{Portcullis, PortcullisConfig};
 use portcullis::core::config::{Mode, UserinfoFailure};
 use portcullis_e2e::fake_idp::{Endpoint, FakeIdp, Fault};
 use portcullis_e2e::{AUDIENCE, Service};
@@ -62,8 +62,11 @@ async fn fails_closed_then_recovers(
         took < Duration::from_secs(3),
         "{endpoint:?} {fault:?} took {took:?}"
     );
+    let failed_by = Instant::now();
     idp.set(endpoint, Fault::None);
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // The failure is remembered for discovery.retry-backoff (100 ms from a moment before
+    // `failed_by`): wait until that has certainly passed.
+    tokio::time::sleep_until((failed_by + Duration::from_millis(150)).into()).await;
     let reply = service.request(reqwest::Method::GET, path, token).await;
     assert_eq!(
         reply.status, 200,
@@ -133,29 +136,48 @@ async fn userinfo_faults_fail_closed_when_configured_and_are_skipped_by_default(
 async fn cached_keys_outlive_an_idp_that_turns_hostile() {
     let idp = FakeIdp::start().await;
     let mut config = config(&idp, Mode::Jwt);
-    // Keys go stale after a second, so each round below sends a refresh to the hostile IdP.
+    // Keys go stale after a second, so each round below sends a refresh to the hostile IdP. The
+    // service's clock is the test's, so "stale" does not depend on sleeping long enough.
     config.jwks.refresh_interval = Duration::from_secs(1);
-    let service = Service::start(config).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let clock = ManualClock::at_unix(now);
+    let portcullis = Portcullis::builder()
+        .config(config)
+        .clock(clock.clone())
+        .build()
+        .await
+        .unwrap();
+    let service = Service::serve(&portcullis).await;
     assert_eq!(service.hello(&idp.token(AUDIENCE)).await.status, 200);
     for fault in FAULTS {
         idp.set(Endpoint::Discovery, fault);
         idp.set(Endpoint::Jwks, fault);
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        // Past the refresh interval and past the retry back-off of the previous round's failure.
+        clock.advance(Duration::from_millis(1100));
         let asked = idp.hits(Endpoint::Jwks);
-        // A new token each round (ES256 signatures differ): the decision cache cannot answer, so
-        // the cached keys verify it while the refresh fails.
-        assert_eq!(
-            service.hello(&idp.token(AUDIENCE)).await.status,
-            200,
-            "{fault:?}"
-        );
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while idp.hits(Endpoint::Jwks) == asked {
+        // New tokens (ES256 signatures differ), so the decision cache cannot answer: the cached
+        // keys verify each while the refresh fails. Requests continue until one of them has sent
+        // a refresh to the hostile IdP (the previous round's may still be running, or its
+        // failure still be in its back-off: the clock moves on with each request).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            assert_eq!(
+                service.hello(&idp.token(AUDIENCE)).await.status,
+                200,
+                "{fault:?}"
+            );
+            if idp.hits(Endpoint::Jwks) > asked {
+                break;
+            }
             assert!(
                 Instant::now() < deadline,
                 "{fault:?}: the stale keys were never refreshed, so the hostile IdP was not tested"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
+            clock.advance(Duration::from_millis(200));
         }
     }
 }

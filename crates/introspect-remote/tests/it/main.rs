@@ -392,7 +392,13 @@ async fn idp_failures_are_503_and_never_cached() {
 #[tokio::test]
 async fn a_refused_connection_is_503() {
     let mut f = Fixture::start().await;
-    f.url = "http://127.0.0.1:9/introspect".into();
+    // A port this test bound and released: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    f.url = format!("http://127.0.0.1:{port}/introspect");
     let validator = f.validator();
     let error = check(&validator, "t").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unavailable);

@@ -71,6 +71,20 @@ async fn validate(f: &Fixture, token: &str) -> Result<Principal, AuthError> {
     f.validator.validate_token(&BearerToken::new(token)).await
 }
 
+/// Waits (with a deadline, never a fixed sleep) until no JWKS fetch is running or pending, then
+/// checks how many requests the JWKS server has seen.
+async fn settle(f: &Fixture, expected_hits: usize, why: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while f.validator.store().refreshing() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a JWKS fetch still runs after 10 s ({why})"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(f.jwks.hits(), expected_hits, "{why}");
+}
+
 fn assert_invalid(result: Result<Principal, AuthError>, expected: &str) {
     let error = result.expect_err("the token must be refused");
     assert_eq!(error.kind(), ErrorKind::InvalidToken, "{error:?}");
@@ -173,13 +187,14 @@ async fn a_fetch_that_started_before_a_key_was_published_does_not_mark_its_kid_u
     let now = f.clock.unix_seconds();
     f.jwks.set_delay(Duration::from_millis(300));
     validate(&f, &old.sign(&claims_at(now))).await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    assert!(f.validator.store().refreshing(), "no background refresh");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while f.jwks.hits() < 2 {
         assert!(
             std::time::Instant::now() < deadline,
-            "no background refresh"
+            "the background refresh never reached the server"
         );
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
     // The IdP publishes `new` while that refresh is still on its way, and a token signed with it
     // arrives: the old refresh cannot know it, so a fetch started now must decide.
@@ -239,25 +254,29 @@ async fn a_failed_refresh_keeps_the_last_good_keys() {
     validate(&f, &key.sign(&claims_at(f.clock.unix_seconds())))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(
-        f.jwks.hits(),
-        2,
-        "the stale set triggered one background refresh"
-    );
+    settle(&f, 2, "the stale set triggered one background refresh").await;
+    // After it failed: the last good keys still decide, and within the retry back-off no new
+    // fetch is started.
     validate(&f, &key.sign(&claims_at(f.clock.unix_seconds())))
         .await
         .unwrap();
+    assert!(!f.validator.store().refreshing(), "no refetch within the back-off");
+    settle(&f, 2, "no refetch within the back-off").await;
     // Garbage is a failed refresh too.
     f.jwks.fail_with(StatusCode::OK, "not json");
     f.clock.advance(Duration::from_secs(5));
     validate(&f, &key.sign(&claims_at(f.clock.unix_seconds())))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    settle(&f, 3, "after the back-off, one more background refresh").await;
     validate(&f, &key.sign(&claims_at(f.clock.unix_seconds())))
         .await
-        .unwrap();
+        .expect("the last good keys outlive a garbage answer");
+    assert_eq!(
+        f.validator.store().cached().unwrap().set.kids(),
+        vec!["k1"],
+        "the garbage did not replace the cached set"
+    );
 }
 
 #[tokio::test]
@@ -283,18 +302,15 @@ async fn cache_control_max_age_decides_freshness_within_bounds() {
     validate(&f, &key.sign(&claims_at(f.clock.unix_seconds())))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(f.jwks.hits(), 1, "still fresh after 30 s");
+    // A background refresh is marked pending before `validate` returns, so this is decided now.
+    assert!(!f.validator.store().refreshing(), "still fresh after 30 s");
+    settle(&f, 1, "still fresh after 30 s").await;
     f.clock.advance(Duration::from_secs(31));
     validate(&f, &key.sign(&claims_at(f.clock.unix_seconds())))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(
-        f.jwks.hits(),
-        2,
-        "stale after 61 s: refreshed in the background"
-    );
+    assert!(f.validator.store().refreshing(), "stale after 61 s");
+    settle(&f, 2, "stale after 61 s: refreshed in the background").await;
 }
 
 #[tokio::test]
@@ -379,12 +395,29 @@ async fn embedded_keys_in_the_header_are_never_trusted() {
     let key = TestKey::es256("k1");
     let f = fixture(&[&key], |_| {}).await;
     let attacker = TestKey::es256("k1");
-    let header =
-        json!({"alg": "ES256", "kid": "k1", "jwk": attacker.jwk, "jku": "http://127.0.0.1:9/jwks"});
+    // The attacker serves its own key set, and names it in `jku` and `x5u`.
+    let attacker_jwks = FakeJwks::start(&[&attacker]).await;
+    let header = json!({"alg": "ES256", "kid": "k1", "jwk": attacker.jwk,
+        "jku": attacker_jwks.url, "x5u": attacker_jwks.url});
     assert_invalid(
         validate(&f, &attacker.sign_with_header(&header, &claims())).await,
         "signature is invalid",
     );
+    // With a kid the issuer does not publish: our JWKS is refetched once, theirs never.
+    let evil = TestKey::es256("evil");
+    attacker_jwks.publish(&[&evil]);
+    let header = json!({"alg": "ES256", "kid": "evil", "jwk": evil.jwk,
+        "jku": attacker_jwks.url, "x5u": attacker_jwks.url});
+    assert_invalid(
+        validate(&f, &evil.sign_with_header(&header, &claims())).await,
+        "does not publish",
+    );
+    assert_eq!(
+        attacker_jwks.hits(),
+        0,
+        "a key URL named by the token is never fetched"
+    );
+    assert_eq!(f.jwks.hits(), 2, "only the configured JWKS is fetched");
 }
 
 #[tokio::test]

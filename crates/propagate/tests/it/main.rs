@@ -7,6 +7,8 @@
 )]
 
 use std::collections::HashMap;
+use std::future::Future as _;
+use std::task::Poll;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,11 +26,24 @@ use serde_json::json;
 
 mod redirects;
 
-#[derive(Default)]
 struct Endpoint {
     calls: AtomicUsize,
     fail_next: AtomicUsize,
     forms: Mutex<Vec<HashMap<String, String>>>,
+    /// Answers wait while this is false: a test closes it to hold the first call open while the
+    /// concurrent callers arrive, instead of hoping a sleep is long enough.
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Endpoint {
+    fn default() -> Self {
+        Self {
+            calls: AtomicUsize::default(),
+            fail_next: AtomicUsize::default(),
+            forms: Mutex::default(),
+            open: tokio::sync::watch::Sender::new(true),
+        }
+    }
 }
 
 async fn token(
@@ -36,7 +51,7 @@ async fn token(
     Form(form): Form<HashMap<String, String>>,
 ) -> (StatusCode, String) {
     let n = e.calls.fetch_add(1, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _ = e.open.subscribe().wait_for(|open| *open).await;
     e.forms.lock().unwrap().push(form.clone());
     if e.fail_next.load(Ordering::SeqCst) > 0 {
         e.fail_next.fetch_sub(1, Ordering::SeqCst);
@@ -224,17 +239,31 @@ async fn exchange_follows_rfc8693_and_is_cached_per_token_and_audience() {
 async fn client_credentials_are_cached_until_shortly_before_expiry_and_fetched_once_under_concurrency()
  {
     let f = Arc::new(fixture().await);
+    // The endpoint holds its answer until all twenty callers have asked.
+    f.endpoint.open.send_replace(false);
+    let asked = Arc::new(AtomicUsize::new(0));
     let tasks: Vec<_> = (0..20)
         .map(|_| {
-            let f = f.clone();
+            let (f, asked) = (f.clone(), asked.clone());
             tokio::spawn(async move {
-                f.propagator
-                    .bearer_for(None, "http://inventory.test/stock")
-                    .await
-                    .unwrap()
+                let mut token = Box::pin(f.propagator.bearer_for(None, "http://inventory.test/stock"));
+                // Counted once the call has been polled (it has asked, or joined the one asking).
+                let first =
+                    std::future::poll_fn(|cx| Poll::Ready(token.as_mut().poll(cx))).await;
+                asked.fetch_add(1, Ordering::SeqCst);
+                match first {
+                    Poll::Ready(token) => token.unwrap(),
+                    Poll::Pending => token.await.unwrap(),
+                }
             })
         })
         .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while asked.load(Ordering::SeqCst) < 20 || f.endpoint.calls.load(Ordering::SeqCst) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the callers never asked");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    f.endpoint.open.send_replace(true);
     let mut tokens = Vec::new();
     for task in tasks {
         tokens.push(task.await.unwrap());
