@@ -77,7 +77,11 @@ struct InspectArgs {
     /// without the argument it comes from PORTCULLIS_CLI_TOKEN (arguments show in process lists).
     /// Opaque tokens may begin with `-` (one in 64 base64url tokens does): they are taken as the
     /// token, not as an option.
-    #[arg(env = "PORTCULLIS_CLI_TOKEN", hide_env_values = true, allow_hyphen_values = true)]
+    #[arg(
+        env = "PORTCULLIS_CLI_TOKEN",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     token: Option<String>,
     #[command(flatten)]
     source: ConfigSource,
@@ -110,7 +114,12 @@ struct DiscoverArgs {
     client_id: Option<String>,
     /// Its secret: `-` reads it from standard input, and without the option it comes from
     /// PORTCULLIS_CLI_CLIENT_SECRET (arguments show in process lists).
-    #[arg(long, env = "PORTCULLIS_CLI_CLIENT_SECRET", hide_env_values = true, allow_hyphen_values = true)]
+    #[arg(
+        long,
+        env = "PORTCULLIS_CLI_CLIENT_SECRET",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     client_secret: Option<String>,
     /// client_secret_basic, client_secret_post or none.
     #[arg(long, default_value = "client_secret_basic")]

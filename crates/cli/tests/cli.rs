@@ -483,7 +483,12 @@ async fn tokens_and_client_secrets_can_stay_out_of_the_process_list() {
         stdout(&hyphen),
         String::from_utf8_lossy(&hyphen.stderr)
     );
-    assert_eq!(json(&hyphen)["verdict"]["status"], 401, "{}", stdout(&hyphen));
+    assert_eq!(
+        json(&hyphen)["verdict"]["status"],
+        401,
+        "{}",
+        stdout(&hyphen)
+    );
     // Neither: a usage error that says where a token can come from.
     let none = run_with(inspect(None), &[], "").await;
     assert_eq!(code(&none), 2);

@@ -112,7 +112,6 @@ impl<K: Hash + Eq, V> Drop for LeaderGuard<'_, K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::future::Future as _;
     use std::pin::Pin;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};

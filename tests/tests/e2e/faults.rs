@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
+use portcullis::core::config::{Mode, UserinfoFailure};
 use portcullis::core::{ManualClock, Secret};
 use portcullis::{Portcullis, PortcullisConfig};
-use portcullis::core::config::{Mode, UserinfoFailure};
 use portcullis_e2e::fake_idp::{Endpoint, FakeIdp, Fault};
 use portcullis_e2e::{AUDIENCE, Service};
 

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use portcullis::Portcullis;
-use portcullis::core::{ManualClock, Secret};
 use portcullis::core::config::{ClientAuthMethod, Mode};
+use portcullis::core::{ManualClock, Secret};
 use portcullis_e2e::{Idp, Service, introspect_config_for};
 
 const OPAQUE: &str = "urn:portcullis:hello:opaque";
@@ -66,7 +66,11 @@ async fn a_revoked_token_gets_401_once_its_cache_entry_ends() {
     idp.revoke(&token).await;
     // The documented revocation delay: the cached answer stands until cache-ttl ends.
     clock.advance(Duration::from_secs(9));
-    assert_eq!(service.hello(&token).await.status, 200, "still cached at 9 s of 10");
+    assert_eq!(
+        service.hello(&token).await.status,
+        200,
+        "still cached at 9 s of 10"
+    );
     clock.advance(Duration::from_secs(2));
     service
         .hello(&token)

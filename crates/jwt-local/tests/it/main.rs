@@ -260,7 +260,10 @@ async fn a_failed_refresh_keeps_the_last_good_keys() {
     validate(&f, &key.sign(&claims_at(f.clock.unix_seconds())))
         .await
         .unwrap();
-    assert!(!f.validator.store().refreshing(), "no refetch within the back-off");
+    assert!(
+        !f.validator.store().refreshing(),
+        "no refetch within the back-off"
+    );
     settle(&f, 2, "no refetch within the back-off").await;
     // Garbage is a failed refresh too.
     f.jwks.fail_with(StatusCode::OK, "not json");

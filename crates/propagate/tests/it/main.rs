@@ -8,9 +8,9 @@
 
 use std::collections::HashMap;
 use std::future::Future as _;
-use std::task::Poll;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::Form;
@@ -246,10 +246,10 @@ async fn client_credentials_are_cached_until_shortly_before_expiry_and_fetched_o
         .map(|_| {
             let (f, asked) = (f.clone(), asked.clone());
             tokio::spawn(async move {
-                let mut token = Box::pin(f.propagator.bearer_for(None, "http://inventory.test/stock"));
+                let mut token =
+                    Box::pin(f.propagator.bearer_for(None, "http://inventory.test/stock"));
                 // Counted once the call has been polled (it has asked, or joined the one asking).
-                let first =
-                    std::future::poll_fn(|cx| Poll::Ready(token.as_mut().poll(cx))).await;
+                let first = std::future::poll_fn(|cx| Poll::Ready(token.as_mut().poll(cx))).await;
                 asked.fetch_add(1, Ordering::SeqCst);
                 match first {
                     Poll::Ready(token) => token.unwrap(),
@@ -260,7 +260,10 @@ async fn client_credentials_are_cached_until_shortly_before_expiry_and_fetched_o
         .collect();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while asked.load(Ordering::SeqCst) < 20 || f.endpoint.calls.load(Ordering::SeqCst) == 0 {
-        assert!(std::time::Instant::now() < deadline, "the callers never asked");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the callers never asked"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     f.endpoint.open.send_replace(true);
