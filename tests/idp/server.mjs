@@ -95,6 +95,7 @@ function publicJwk({ d, ...rest }) {
 }
 
 const stats = {};
+const clientAuth = [];
 const server = createServer();
 server.listen(Number(args.port), '127.0.0.1', () => {
   const { port } = server.address();
@@ -187,6 +188,24 @@ server.listen(Number(args.port), '127.0.0.1', () => {
   });
   provider.on('server_error', (ctx, err) => console.error('idp server_error', err));
 
+  // How each client authenticated at the token and introspection endpoints, as it came over
+  // the wire (oidc-provider itself accepts client_secret_basic and client_secret_post
+  // interchangeably, so only this record tells them apart). Served at /__test/client-auth.
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.path !== '/token' && ctx.path !== '/token/introspection') return;
+    const params = ctx.oidc?.params ?? {};
+    clientAuth.push({
+      path: ctx.path,
+      status: ctx.status,
+      client_id: ctx.oidc?.client?.clientId ?? null,
+      grant_type: params.grant_type ?? null,
+      basic: /^basic /i.test(ctx.headers.authorization ?? ''),
+      secret_in_body: Boolean(params.client_secret),
+      assertion_type: params.client_assertion_type ?? null,
+    });
+  });
+
   const bound = Object.fromEntries(
     Object.entries(grantHelpers).map(([name, fn]) => [name, fn.bind(undefined, provider)]),
   );
@@ -261,9 +280,9 @@ server.listen(Number(args.port), '127.0.0.1', () => {
   const callback = provider.callback();
   server.on('request', (req, res) => {
     const path = (req.url || '').split('?')[0];
-    if (path === '/__test/stats') {
+    if (path === '/__test/stats' || path === '/__test/client-auth') {
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(stats));
+      res.end(JSON.stringify(path === '/__test/stats' ? stats : clientAuth));
       return;
     }
     stats[path] = (stats[path] || 0) + 1;

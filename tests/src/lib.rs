@@ -275,6 +275,20 @@ impl Idp {
             .expect("stats JSON")
     }
 
+    /// How clients authenticated at `/token` and `/token/introspection`, in order: one object
+    /// per request with `path`, `status`, `client_id`, `grant_type`, `basic` (an
+    /// `Authorization: Basic` header), `secret_in_body` and `assertion_type`.
+    pub async fn client_auth_log(&self) -> Vec<Value> {
+        self.http
+            .get(format!("{}/__test/client-auth", self.issuer))
+            .send()
+            .await
+            .expect("client-auth log")
+            .json()
+            .await
+            .expect("client-auth log JSON")
+    }
+
     /// The IdP's key file (private keys included): for forging tokens with its own keys.
     pub fn keys(&self) -> Value {
         serde_json::from_str(&std::fs::read_to_string(&self.keys_file).expect("keys file"))

@@ -32,6 +32,26 @@ async fn every_client_authentication_method_works_against_the_real_idp() {
         let reply = service.hello(&token).await;
         assert_eq!(reply.status, 200, "{method:?}: {reply:?}");
         assert_eq!(reply.body["message"], "Hello, alice!");
+        // The method on the wire, as the IdP received it (it accepts basic and post alike).
+        let log = idp.client_auth_log().await;
+        let call = log
+            .iter()
+            .rev()
+            .find(|r| r["client_id"] == client && r["path"] == "/token/introspection")
+            .unwrap_or_else(|| panic!("{method:?}: no introspection call by {client}: {log:?}"));
+        let (basic, secret_in_body, assertion) = match method {
+            ClientAuthMethod::ClientSecretBasic => (true, false, false),
+            ClientAuthMethod::ClientSecretPost => (false, true, false),
+            ClientAuthMethod::PrivateKeyJwt => (false, false, true),
+            _ => (false, false, false),
+        };
+        assert_eq!(call["basic"], basic, "{method:?}: {call}");
+        assert_eq!(call["secret_in_body"], secret_in_body, "{method:?}: {call}");
+        assert_eq!(
+            !call["assertion_type"].is_null(),
+            assertion,
+            "{method:?}: {call}"
+        );
     }
     assert_eq!(
         idp.stats().await.get("/token/introspection").copied(),

@@ -169,3 +169,69 @@ async fn a_token_for_another_api_is_refused_at_the_gateway() {
     let (status, _) = get(&format!("{}/orders/7", gateway.url), &token).await;
     assert_eq!(status, 401);
 }
+
+/// Outbound client credentials with each client authentication method oidc-provider enforces
+/// (it refuses a client that authenticates otherwise than registered): `client_secret_post` and
+/// `private_key_jwt` (the basic method is the example's own, above).
+#[tokio::test]
+async fn client_credentials_work_with_client_secret_post_and_private_key_jwt() {
+    use portcullis::core::config::ClientAuthMethod;
+    let idp = Idp::start().await;
+    let inventory = serve(config(&idp, "inventory"), microservices::inventory).await;
+    let key_file = idp.client_key_file();
+    let user = idp
+        .user_token("alice", "orders:read", Some("urn:portcullis:orders"))
+        .await
+        .access_token;
+    for (client_id, method) in [
+        ("hello-api-post", ClientAuthMethod::ClientSecretPost),
+        ("hello-api-jwt", ClientAuthMethod::PrivateKeyJwt),
+    ] {
+        let mut orders_config = config(&idp, "orders");
+        orders_config.client.client_id = Some(client_id.into());
+        orders_config.client.auth_method = method;
+        match method {
+            ClientAuthMethod::PrivateKeyJwt => {
+                orders_config.client.private_key_file = Some(key_file.display().to_string());
+            }
+            _ => orders_config.client.client_secret = Some(Secret::new("hello-secret")),
+        }
+        orders_config
+            .downstream
+            .retain(|d| d.name == "inventory-stock");
+        orders_config.downstream[0].base_url = format!("{}/stock", inventory.url);
+        let orders = serve(orders_config, microservices::orders).await;
+        let before = idp.stats().await.get("/token").copied().unwrap_or(0);
+        let (status, body) = get(&format!("{}/stock-report", orders.url), &user).await;
+        assert_eq!(status, 200, "{method:?}: {body}");
+        assert_eq!(
+            body["stock"]["seen"]["subject"], client_id,
+            "{method:?}: inventory sees the service's own token"
+        );
+        assert_eq!(
+            idp.stats().await.get("/token").copied().unwrap_or(0),
+            before + 1,
+            "{method:?}: one token request"
+        );
+        // The method on the wire, as the IdP received it.
+        let log = idp.client_auth_log().await;
+        let request = log
+            .iter()
+            .rev()
+            .find(|r| r["client_id"] == client_id && r["path"] == "/token")
+            .unwrap_or_else(|| panic!("{method:?}: no token request by {client_id}: {log:?}"));
+        assert_eq!(request["grant_type"], "client_credentials", "{request}");
+        let expected = match method {
+            ClientAuthMethod::PrivateKeyJwt => {
+                serde_json::json!({"basic": false, "secret_in_body": false,
+                "assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+            }
+            _ => {
+                serde_json::json!({"basic": false, "secret_in_body": true, "assertion_type": null})
+            }
+        };
+        for (field, value) in expected.as_object().unwrap() {
+            assert_eq!(&request[field], value, "{method:?}: {field} in {request}");
+        }
+    }
+}
