@@ -1,12 +1,14 @@
 // The test OpenID Provider for Portcullis end-to-end tests: panva's oidc-provider (OpenID Certified),
 // configured for resource-server testing and listening on 127.0.0.1.
 //
-//   node server.mjs --keys <file> [--port <n>]
+//   node server.mjs --keys <file> [--keys <older file>...] [--port <n>]
 //
 // --keys   a JSON file holding the signing keys. If it does not exist, fresh keys are generated
 //          (RSA 2048, EC P-256, Ed25519) and written there, private parts and PEM included, so a test
 //          can forge tokens with the provider's own key (to prove that claim checks, not only the
 //          signature, refuse them). A new file means new keys: that is how tests rotate keys.
+//          Repeated, the first file signs and every file's keys are published (a rotation's
+//          overlap); dropping a file removes its keys from the JWKS.
 // --port   0 (default) picks a free port.
 //
 // Prints one JSON line {"issuer": ..., "port": ...} on stdout once it answers requests.
@@ -26,10 +28,10 @@ import * as grantHelpers from 'oidc-provider/lib/helpers/grants.js';
 import { issueTokens } from 'oidc-provider/lib/helpers/grant_common.js';
 
 const { values: args } = parseArgs({
-  options: { keys: { type: 'string' }, port: { type: 'string', default: '0' } },
+  options: { keys: { type: 'string', multiple: true }, port: { type: 'string', default: '0' } },
 });
-if (!args.keys) {
-  console.error('usage: node server.mjs --keys <file> [--port <n>]');
+if (!args.keys?.length) {
+  console.error('usage: node server.mjs --keys <file> [--keys <older file>...] [--port <n>]');
   process.exit(2);
 }
 
@@ -52,13 +54,16 @@ function generateKeys() {
   };
 }
 
-let keys;
-if (existsSync(args.keys)) {
-  keys = JSON.parse(readFileSync(args.keys, 'utf8'));
-} else {
-  keys = generateKeys();
-  writeFileSync(args.keys, JSON.stringify(keys, null, 2));
-}
+// The first key file signs; the others are published too (a rotation's overlap: tokens signed
+// with older keys still verify until their file is dropped).
+const keySets = args.keys.map((file) => {
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
+  const generated = generateKeys();
+  writeFileSync(file, JSON.stringify(generated, null, 2));
+  return generated;
+});
+const keys = keySets[0];
+const publishedKeys = keySets.flatMap((set) => [set.rsa.jwk, set.ec.jwk, set.okp.jwk]);
 
 // Resource servers (RFC 8707 resource indicators). A JWT access token is issued when the token
 // request names one of these; without `resource` the access token is opaque.
@@ -154,7 +159,7 @@ server.listen(Number(args.port), '127.0.0.1', () => {
         jwks: { keys: [publicJwk(keys.client.jwk)] },
       },
     ],
-    jwks: { keys: [keys.rsa.jwk, keys.ec.jwk, keys.okp.jwk] },
+    jwks: { keys: publishedKeys },
     cookies: { keys: ['portcullis-test-cookie-key'] },
     scopes: ['openid', 'profile', 'email', 'offline_access', ...API_SCOPES.split(' ')],
     claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
@@ -233,7 +238,7 @@ server.listen(Number(args.port), '127.0.0.1', () => {
   // (a JWT access token, verified; or an opaque one, looked up) for a token addressed to
   // `resource` (or `audience`), for the same user, with the requesting service as actor.
   const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
-  const verificationKeys = createLocalJWKSet({ keys: [keys.rsa.jwk, keys.ec.jwk, keys.okp.jwk].map(publicJwk) });
+  const verificationKeys = createLocalJWKSet({ keys: publishedKeys.map(publicJwk) });
   provider.registerGrantType('urn:ietf:params:oauth:grant-type:token-exchange', async (ctx) => {
     const { params, client } = ctx.oidc;
     if (!params.subject_token) throw new errors.InvalidRequest('subject_token is required');

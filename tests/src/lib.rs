@@ -53,6 +53,8 @@ pub struct Idp {
     pub port: u16,
     dir: PathBuf,
     keys_file: PathBuf,
+    /// Older key files still published (a rotation's overlap).
+    older_keys: Vec<PathBuf>,
     http: reqwest::Client,
 }
 
@@ -120,6 +122,7 @@ impl Idp {
             port: 0,
             dir,
             keys_file,
+            older_keys: Vec::new(),
             http: reqwest::Client::new(),
         };
         idp.spawn(reserved_port()).await;
@@ -132,10 +135,12 @@ impl Idp {
             idp_dir().join("node_modules/oidc-provider").is_dir(),
             "the test IdP is not installed: run `npm ci --prefix tests/idp` (needs Node.js 20+ and npm)"
         );
-        let mut child = Command::new("node")
-            .arg(&server)
-            .arg("--keys")
-            .arg(&self.keys_file)
+        let mut command = Command::new("node");
+        command.arg(&server).arg("--keys").arg(&self.keys_file);
+        for older in &self.older_keys {
+            command.arg("--keys").arg(older);
+        }
+        let mut child = command
             .arg("--port")
             .arg(port.to_string())
             .stdout(Stdio::piped())
@@ -186,12 +191,34 @@ impl Idp {
         }
     }
 
-    /// Restarts on the same port with a new key set: key rotation at the IdP.
+    /// Restarts on the same port with a new key set: key rotation at the IdP, old keys gone.
     pub async fn restart_with_new_keys(&mut self) {
         self.stop().await;
-        let n = std::fs::read_dir(&self.dir).map_or(1, |d| d.count() + 1);
-        self.keys_file = self.dir.join(format!("keys-{n}.json"));
+        self.keys_file = self.new_keys_file();
+        self.older_keys.clear();
         self.restart_on_same_port().await;
+    }
+
+    /// Restarts on the same port signing with a new key set while still publishing the current
+    /// one: the overlap of a key rotation.
+    pub async fn rotate_keys_keeping_the_old(&mut self) {
+        self.stop().await;
+        let new = self.new_keys_file();
+        let old = std::mem::replace(&mut self.keys_file, new);
+        self.older_keys.insert(0, old);
+        self.restart_on_same_port().await;
+    }
+
+    /// Restarts on the same port publishing only the signing key set: the end of the overlap.
+    pub async fn retire_old_keys(&mut self) {
+        self.stop().await;
+        self.older_keys.clear();
+        self.restart_on_same_port().await;
+    }
+
+    fn new_keys_file(&self) -> PathBuf {
+        let n = std::fs::read_dir(&self.dir).map_or(1, |d| d.count() + 1);
+        self.dir.join(format!("keys-{n}.json"))
     }
 
     /// Starts again on the same port with the same keys. The port is outside the kernel's
@@ -306,21 +333,24 @@ impl Idp {
 
     /// Signs a JWS signing input (`b64(header).b64(claims)`) with the IdP's own RSA key.
     pub fn sign_rs256_input(&self, input: &str) -> String {
-        let pem = self.keys()["rsa"]["privatePem"]
-            .as_str()
-            .expect("privatePem")
-            .to_owned();
-        let key = RsaKeyPair::from_pkcs8(&pem_to_der(&pem)).expect("RSA key");
-        let mut signature = vec![0u8; key.public_modulus_len()];
-        key.sign(
-            &RSA_PKCS1_SHA256,
-            &SystemRandom::new(),
-            input.as_bytes(),
-            &mut signature,
-        )
-        .expect("sign");
-        format!("{input}.{}", b64(&signature))
+        sign_rs256_input_with(&self.keys(), input)
     }
+}
+
+/// Signs a JWS signing input with the RSA key of a key file's contents ([`Idp::keys`]), e.g.
+/// one the IdP has since rotated away.
+pub fn sign_rs256_input_with(keys: &Value, input: &str) -> String {
+    let pem = keys["rsa"]["privatePem"].as_str().expect("privatePem");
+    let key = RsaKeyPair::from_pkcs8(&pem_to_der(pem)).expect("RSA key");
+    let mut signature = vec![0u8; key.public_modulus_len()];
+    key.sign(
+        &RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        input.as_bytes(),
+        &mut signature,
+    )
+    .expect("sign");
+    format!("{input}.{}", b64(&signature))
 }
 
 impl Drop for Idp {

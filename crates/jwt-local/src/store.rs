@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -76,6 +76,9 @@ pub struct JwksStore {
     fetches: AtomicU64,
     /// A background refresh was spawned and has not finished (set before the task first runs).
     background: AtomicBool,
+    /// Unix second from which the cached keys are stale (`i64::MAX` while none are cached): one
+    /// atomic load tells an answer that never looks at the keys (a cached decision) to refresh.
+    stale_at: AtomicI64,
     /// Bumped whenever the published keys change (not by a refresh that brings the same keys),
     /// so cached decisions survive refreshes and end with a rotation.
     generation: AtomicU64,
@@ -104,6 +107,7 @@ impl JwksStore {
             flight: SingleFlight::new(),
             fetches: AtomicU64::new(0),
             background: AtomicBool::new(false),
+            stale_at: AtomicI64::new(i64::MAX),
             generation: AtomicU64::new(0),
         }
     }
@@ -117,6 +121,16 @@ impl JwksStore {
     /// Tests wait on it instead of sleeping.
     pub fn refreshing(&self) -> bool {
         self.background.load(Ordering::Acquire) || self.flight.in_flight() > 0
+    }
+
+    /// Starts a background refresh when the cached keys are stale, for answers that do not
+    /// otherwise look at the keys (cached decisions): without it, a service whose traffic is all
+    /// cache hits would never refresh, and a key removed from the JWKS would keep its decisions
+    /// standing until the tokens expire. One atomic load while the keys are fresh.
+    pub fn refresh_if_stale(self: &Arc<Self>, now_unix: i64) {
+        if now_unix >= self.stale_at.load(Ordering::Relaxed) {
+            self.refresh_in_background();
+        }
     }
 
     /// Which key set is current: changes whenever a fetch replaces it.
@@ -258,8 +272,16 @@ impl JwksStore {
                 } else {
                     self.generation.fetch_add(1, Ordering::AcqRel) + 1
                 };
+                let fresh_for = i64::try_from(keys.max_age.as_secs()).unwrap_or(i64::MAX);
+                let fetched = keys
+                    .fetched_at
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+                // Rounded up: never earlier than `keys()` would call the set stale.
+                let stale_at = fetched.saturating_add(fresh_for).saturating_add(1);
                 let keys = Arc::new(keys);
                 *current = Some(keys.clone());
+                self.stale_at.store(stale_at, Ordering::Relaxed);
                 Ok(keys)
             }
             Err(error) => {

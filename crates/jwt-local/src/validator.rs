@@ -175,29 +175,30 @@ impl JwtValidator {
     pub fn cached_bytes(&self, token: &[u8]) -> Option<Principal> {
         let cache = self.verified.as_ref()?;
         let key = cache.keys.of_bytes(token);
+        let now = self.clock.unix_seconds();
         // Under the read lock: compare the whole token, check the key, clone only the principal.
         let mut key_left = false;
-        let principal = cache
-            .entries
-            .get_with(key, self.clock.unix_seconds(), |hit| {
-                if hit.principal.token().expose().as_bytes() != token {
-                    return None;
-                }
-                if self
-                    .store
-                    .still_publishes(hit.generation, hit.kid.as_deref())
-                {
-                    Some(hit.principal.clone())
-                } else {
-                    key_left = true;
-                    None
-                }
-            });
+        let principal = cache.entries.get_with(key, now, |hit| {
+            if hit.principal.token().expose().as_bytes() != token {
+                return None;
+            }
+            if self
+                .store
+                .still_publishes(hit.generation, hit.kid.as_deref())
+            {
+                Some(hit.principal.clone())
+            } else {
+                key_left = true;
+                None
+            }
+        });
         if key_left {
             cache.entries.remove(key);
         }
         if principal.is_some() {
             self.telemetry.cache_lookup(CacheName::Jwt, true);
+            // A decision stands only while its key is published: keep finding out.
+            self.store.refresh_if_stale(now);
         }
         principal
     }

@@ -192,6 +192,110 @@ async fn key_rotation_at_the_idp_is_accepted_after_one_jwks_refetch() {
         .assert_invalid_token("does not publish");
 }
 
+/// A fresh RS256 access token for alice signed with the RSA key of `keys` (a key file's
+/// contents), valid for an hour from `now`: not a cached decision, a new signature to verify.
+fn fresh_token_signed_with(idp: &Idp, keys: &serde_json::Value, now: u64) -> String {
+    let header = json!({"alg": "RS256", "typ": "at+jwt", "kid": keys["rsa"]["jwk"]["kid"]});
+    let claims = json!({"iss": idp.issuer, "aud": AUDIENCE, "sub": "alice", "scope": "hello:read",
+        "client_id": "portcullis-test", "iat": now, "exp": now + 3600,
+        "jti": format!("fresh-{now}-{}", std::process::id())});
+    portcullis_e2e::sign_rs256_input_with(
+        keys,
+        &format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        ),
+    )
+}
+
+#[tokio::test]
+async fn during_a_key_overlap_both_keys_verify_and_a_removed_key_ends_with_the_next_refresh() {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    let mut idp = Idp::start().await;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let clock = portcullis::core::ManualClock::at_unix(now);
+    let mut config = config_for(&idp);
+    // Keys are fresh for a minute (the least allowed), well within the tokens' five minutes.
+    config.jwks.refresh_interval = Duration::from_secs(60);
+    let portcullis = Portcullis::builder()
+        .config(config)
+        .clock(clock.clone())
+        .build()
+        .await
+        .unwrap();
+    let service = Service::serve(&portcullis).await;
+    let before = idp
+        .user_token("alice", "hello:read", Some("urn:portcullis:hello"))
+        .await
+        .access_token;
+    assert_eq!(service.hello(&before).await.status, 200);
+    let old_keys = idp.keys();
+
+    // The IdP signs with a new key and still publishes the old one.
+    idp.rotate_keys_keeping_the_old().await;
+    let after = idp
+        .user_token("alice", "hello:read", Some("urn:portcullis:hello"))
+        .await
+        .access_token;
+    assert_ne!(
+        decode_part(after.split('.').next().unwrap())["kid"],
+        old_keys["rsa"]["jwk"]["kid"],
+        "the IdP signs with the new key"
+    );
+    assert_eq!(service.hello(&after).await.status, 200, "the new key");
+    assert_eq!(
+        idp.stats().await.get("/jwks").copied(),
+        Some(1),
+        "one refetch"
+    );
+    let reply = service
+        .hello(&fresh_token_signed_with(&idp, &old_keys, now))
+        .await;
+    assert_eq!(
+        reply.status, 200,
+        "the old key still verifies new tokens: {reply:?}"
+    );
+    assert_eq!(service.hello(&before).await.status, 200);
+
+    // The overlap ends: the old key leaves the JWKS. The service learns it at its next refresh
+    // (refresh-interval, 60 s by its clock); until then the cached set still holds it.
+    idp.retire_old_keys().await;
+    clock.advance(Duration::from_secs(61));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        // Each request with a stale set starts a background refresh if none is running.
+        let reply = service
+            .hello(&fresh_token_signed_with(&idp, &old_keys, now))
+            .await;
+        if reply.status == 401 {
+            reply.assert_invalid_token("does not publish");
+            break;
+        }
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the removed key was still accepted 10 s after the refresh was due"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        idp.stats().await.get("/jwks").copied(),
+        Some(2),
+        "the refresh, then one refetch for the kid it no longer has"
+    );
+    // The cached decision for a token signed with the removed key ends with it (the token
+    // itself is still within its five minutes); the new key's tokens are unaffected.
+    service
+        .hello(&before)
+        .await
+        .assert_invalid_token("does not publish");
+    assert_eq!(service.hello(&after).await.status, 200);
+}
+
 #[tokio::test]
 async fn eager_discovery_refuses_to_start_when_the_idp_is_down() {
     let mut idp = Idp::start().await;

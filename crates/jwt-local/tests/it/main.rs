@@ -232,6 +232,32 @@ async fn a_kid_the_issuer_does_not_publish_is_not_refetched_for_until_its_cooldo
 }
 
 #[tokio::test]
+async fn cached_decisions_alone_keep_the_keys_refreshed_and_end_when_their_key_leaves() {
+    let (old, new) = (TestKey::es256("old"), TestKey::es256("new"));
+    let f = fixture(&[&old], |c| {
+        c.jwks.refresh_interval = Duration::from_secs(60)
+    })
+    .await;
+    let token = old.sign(&claims());
+    validate(&f, &token).await.unwrap();
+    // The IdP drops the key; the only traffic is the token already decided.
+    f.jwks.publish(&[&new]);
+    f.clock.advance(Duration::from_secs(30));
+    validate(&f, &token).await.unwrap();
+    assert!(!f.validator.store().refreshing(), "fresh keys: no refresh");
+    f.clock.advance(Duration::from_secs(31));
+    validate(&f, &token)
+        .await
+        .expect("the cached decision answers while the refresh runs");
+    assert!(
+        f.validator.store().refreshing(),
+        "a cache hit on stale keys starts a refresh"
+    );
+    settle(&f, 2, "one background refresh").await;
+    assert_invalid(validate(&f, &token).await, "does not publish");
+}
+
+#[tokio::test]
 async fn rotation_new_kid_is_accepted_after_one_refetch() {
     let (old, new) = (TestKey::es256("old"), TestKey::eddsa("new"));
     let f = fixture(&[&old], |_| {}).await;
