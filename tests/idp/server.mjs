@@ -101,10 +101,14 @@ function publicJwk({ d, ...rest }) {
 
 const stats = {};
 const clientAuth = [];
+const FAULTS = ['none', 'server-error', 'garbage', 'oversized', 'slow', 'reset'];
+const faults = {};
+let issuerUrl;
 const server = createServer();
 server.listen(Number(args.port), '127.0.0.1', () => {
   const { port } = server.address();
   const issuer = `http://127.0.0.1:${port}`;
+  issuerUrl = issuer;
   const provider = new Provider(issuer, {
     clients: [
       {
@@ -290,8 +294,48 @@ server.listen(Number(args.port), '127.0.0.1', () => {
       res.end(JSON.stringify(path === '/__test/stats' ? stats : clientAuth));
       return;
     }
+    // Fault injection: POST /__test/fault?path=<endpoint path>&fault=<fault> makes that endpoint
+    // answer 500 (server-error), a 200 that is not JSON (garbage), 5 MB of JSON-ish bytes
+    // (oversized), nothing at all (slow), or reset the connection (reset); fault=none heals it.
+    if (path === '/__test/fault') {
+      const query = new URL(req.url, issuerUrl).searchParams;
+      const target = query.get('path');
+      const fault = query.get('fault');
+      if (!target || !FAULTS.includes(fault)) {
+        res.statusCode = 400;
+        res.end(`path and fault (${FAULTS.join(', ')}) are required`);
+        return;
+      }
+      if (fault === 'none') delete faults[target];
+      else faults[target] = fault;
+      res.end('ok');
+      return;
+    }
     stats[path] = (stats[path] || 0) + 1;
-    callback(req, res);
+    switch (faults[path]) {
+      case 'server-error':
+        res.statusCode = 500;
+        res.setHeader('content-type', 'application/json');
+        res.end('{"error":"server_error","error_description":"injected by the test"}');
+        return;
+      case 'garbage':
+        res.setHeader('content-type', 'application/json');
+        res.end('<html>this is not JSON');
+        return;
+      case 'oversized':
+        res.setHeader('content-type', 'application/json');
+        res.write('[');
+        for (let i = 0; i < 80; i += 1) res.write('1'.repeat(64 * 1024));
+        res.end(']');
+        return;
+      case 'slow':
+        return; // never answered; the client's timeout decides
+      case 'reset':
+        req.socket.resetAndDestroy();
+        return;
+      default:
+        callback(req, res);
+    }
   });
   process.stdout.write(`${JSON.stringify({ issuer, port })}\n`);
 });

@@ -302,6 +302,35 @@ impl Idp {
             .expect("stats JSON")
     }
 
+    /// Makes the IdP's endpoint at `path` (e.g. `/token/introspection`) misbehave, in the
+    /// provider's own request hook: `server-error`, `garbage`, `oversized`, `slow`, `reset`, or
+    /// `none` to heal it.
+    pub async fn inject_fault(&self, path: &str, fault: fake_idp::Fault) {
+        use fake_idp::Fault;
+        let name = match fault {
+            Fault::None => "none",
+            Fault::ServerError => "server-error",
+            Fault::Garbage => "garbage",
+            Fault::Oversized => "oversized",
+            Fault::Slow => "slow",
+            Fault::Reset => "reset",
+        };
+        let response = self
+            .http
+            .post(format!(
+                "{}/__test/fault?path={path}&fault={name}",
+                self.issuer
+            ))
+            .send()
+            .await
+            .expect("fault injection request");
+        assert!(
+            response.status().is_success(),
+            "fault injection refused: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
     /// How clients authenticated at `/token` and `/token/introspection`, in order: one object
     /// per request with `path`, `status`, `client_id`, `grant_type`, `basic` (an
     /// `Authorization: Basic` header), `secret_in_body` and `assertion_type`.

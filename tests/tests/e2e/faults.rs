@@ -9,7 +9,7 @@ use portcullis::core::config::{Mode, UserinfoFailure};
 use portcullis::core::{ManualClock, Secret};
 use portcullis::{Portcullis, PortcullisConfig};
 use portcullis_e2e::fake_idp::{Endpoint, FakeIdp, Fault};
-use portcullis_e2e::{AUDIENCE, Service};
+use portcullis_e2e::{AUDIENCE, Idp, Kit, Service, introspect_config_for};
 
 const FAULTS: [Fault; 5] = [
     Fault::ServerError,
@@ -108,6 +108,48 @@ async fn introspection_faults_fail_closed_and_recover() {
             fault,
         )
         .await;
+    }
+}
+
+/// The same faults from the real IdP: oidc-provider's introspection endpoint, broken in its own
+/// request hook, then healed.
+#[tokio::test]
+async fn introspection_faults_of_the_real_idp_fail_closed_and_recover() {
+    let idp = Idp::start().await;
+    let mut config = introspect_config_for(&idp);
+    config.http.connect_timeout = Duration::from_millis(500);
+    config.http.timeout = Duration::from_millis(800);
+    config.discovery.retry_backoff = Duration::from_millis(100);
+    config.introspection.cache_ttl = Duration::ZERO;
+    let service = Service::start(config).await;
+    let token = idp
+        .user_token("alice", "hello:read", Some(Kit::INTROSPECT.hello))
+        .await
+        .access_token;
+    assert_eq!(service.hello(&token).await.status, 200);
+    for fault in FAULTS {
+        idp.inject_fault("/token/introspection", fault).await;
+        let calls = idp.stats().await.get("/token/introspection").copied();
+        let started = Instant::now();
+        let reply = service.hello(&token).await;
+        let took = started.elapsed();
+        assert_eq!(reply.status, 503, "{fault:?}: {reply:?}");
+        assert_eq!(reply.retry_after.as_deref(), Some("5"), "{fault:?}");
+        assert!(
+            reply.challenge.is_none(),
+            "{fault:?}: not the client's fault"
+        );
+        assert!(took < Duration::from_secs(3), "{fault:?} took {took:?}");
+        assert_eq!(
+            idp.stats().await.get("/token/introspection").copied(),
+            calls.map(|n| n + 1),
+            "{fault:?}: the faulty endpoint was asked once"
+        );
+        let failed_by = Instant::now();
+        idp.inject_fault("/token/introspection", Fault::None).await;
+        tokio::time::sleep_until((failed_by + Duration::from_millis(150)).into()).await;
+        let reply = service.hello(&token).await;
+        assert_eq!(reply.status, 200, "{fault:?}: recovery: {reply:?}");
     }
 }
 

@@ -30,6 +30,8 @@ struct Endpoint {
     calls: AtomicUsize,
     fail_next: AtomicUsize,
     forms: Mutex<Vec<HashMap<String, String>>>,
+    /// `(Content-Type, Authorization)` of each call.
+    heads: Mutex<Vec<(Option<String>, Option<String>)>>,
     /// Answers wait while this is false: a test closes it to hold the first call open while the
     /// concurrent callers arrive, instead of hoping a sleep is long enough.
     open: tokio::sync::watch::Sender<bool>,
@@ -41,6 +43,7 @@ impl Default for Endpoint {
             calls: AtomicUsize::default(),
             fail_next: AtomicUsize::default(),
             forms: Mutex::default(),
+            heads: Mutex::default(),
             open: tokio::sync::watch::Sender::new(true),
         }
     }
@@ -48,8 +51,18 @@ impl Default for Endpoint {
 
 async fn token(
     State(e): State<Arc<Endpoint>>,
+    headers: axum::http::HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> (StatusCode, String) {
+    let header = |name| {
+        headers
+            .get(name)
+            .map(|v: &axum::http::HeaderValue| v.to_str().unwrap().to_owned())
+    };
+    e.heads
+        .lock()
+        .unwrap()
+        .push((header("content-type"), header("authorization")));
     let n = e.calls.fetch_add(1, Ordering::SeqCst);
     let _ = e.open.subscribe().wait_for(|open| *open).await;
     e.forms.lock().unwrap().push(form.clone());
@@ -182,6 +195,79 @@ async fn an_unconfigured_url_gets_no_token() {
             "{url}: {error}"
         );
     }
+}
+
+/// The exchange request checked field by field against RFC 8693 §2.1 (and RFC 6749 §2.3.1 for
+/// the client authentication), independently of the test IdP's grant, which Portcullis's own
+/// team wrote (oidc-provider has none): both halves could agree on a mistake.
+#[tokio::test]
+async fn the_exchange_request_has_the_shape_of_rfc8693_section_2_1() {
+    use base64::Engine as _;
+    let f = fixture().await;
+    f.propagator
+        .bearer_for(
+            Some(&principal("alice-token")),
+            "http://inventory.test/items/1",
+        )
+        .await
+        .unwrap();
+    let (content_type, authorization) = f.endpoint.heads.lock().unwrap()[0].clone();
+    // §2.1: "the client makes a token exchange request to the token endpoint with an extension
+    // grant type using the HTTP POST method ... using the application/x-www-form-urlencoded
+    // format" (the route answers POST only).
+    assert_eq!(
+        content_type.as_deref(),
+        Some("application/x-www-form-urlencoded")
+    );
+    // RFC 6749 §2.3.1: client_secret_basic is Basic over the form-encoded id and secret.
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("orders-service:s")
+    );
+    assert_eq!(authorization.as_deref(), Some(expected.as_str()));
+    let form = f.endpoint.forms.lock().unwrap()[0].clone();
+    // REQUIRED: grant_type, subject_token, subject_token_type.
+    assert_eq!(
+        form.get("grant_type").map(String::as_str),
+        Some("urn:ietf:params:oauth:grant-type:token-exchange")
+    );
+    assert_eq!(
+        form.get("subject_token").map(String::as_str),
+        Some("alice-token")
+    );
+    assert_eq!(
+        form.get("subject_token_type").map(String::as_str),
+        Some("urn:ietf:params:oauth:token-type:access_token"),
+        "§3: the type identifier of an OAuth 2.0 access token"
+    );
+    // OPTIONAL and used: audience (the downstream's logical name), scope, requested_token_type.
+    assert_eq!(
+        form.get("audience").map(String::as_str),
+        Some("urn:inventory")
+    );
+    assert_eq!(
+        form.get("scope").map(String::as_str),
+        Some("inventory:read")
+    );
+    assert_eq!(
+        form.get("requested_token_type").map(String::as_str),
+        Some("urn:ietf:params:oauth:token-type:access_token")
+    );
+    // Nothing else: no actor token (this service is the client, §4.1 `act` is the IdP's to
+    // add), no resource (none configured), no credential in the body alongside Basic.
+    let mut names: Vec<&str> = form.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "audience",
+            "grant_type",
+            "requested_token_type",
+            "scope",
+            "subject_token",
+            "subject_token_type"
+        ]
+    );
 }
 
 #[tokio::test]
