@@ -1,4 +1,4 @@
-//! The `portcullis` command, run as a user runs it, against the real test IdP, the mock issuer
+//! The `portcullis` command, run as a user runs it, against the real test IdP
 //! and the development issuer: output, `--json` and exit codes.
 
 #![allow(
@@ -11,10 +11,11 @@
 use std::path::PathBuf;
 use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
-use portcullis_e2e::{AUDIENCE, Idp, Kit};
-use portcullis_test::MockIssuer;
+use portcullis_e2e::{AUDIENCE, Idp, Kit, decode_part};
+
+/// hello-api's client secret at the test IdP.
+const IDP_CLIENT_SECRET: &str = "hello-secret";
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
@@ -159,12 +160,17 @@ async fn inspect_says_why_an_id_token_and_a_forged_token_are_refused() {
 
 #[tokio::test]
 async fn inspect_reports_several_claim_problems_of_one_token() {
-    let issuer = MockIssuer::start().await.unwrap();
-    let token = issuer
-        .token()
-        .expired(Duration::from_secs(120))
-        .audience("api://elsewhere")
-        .jwt();
+    // Signed with the real IdP's own key: expired two minutes ago, for another audience.
+    let idp = Idp::start().await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = idp.sign_rs256(
+        &serde_json::json!({"alg": "RS256", "typ": "at+jwt", "kid": idp.keys()["rsa"]["jwk"]["kid"]}),
+        &serde_json::json!({"iss": idp.issuer, "aud": "api://elsewhere", "sub": "alice",
+            "client_id": "portcullis-test", "iat": now - 600, "exp": now - 120}),
+    );
     let dir = config_dir("[portcullis]\n").display().to_string();
     let output = run(args(&[
         "inspect",
@@ -172,7 +178,7 @@ async fn inspect_reports_several_claim_problems_of_one_token() {
         "--config-dir",
         &dir,
         "--issuer",
-        issuer.issuer(),
+        &idp.issuer,
         "--audience",
         "api://test",
         "--json",
@@ -190,8 +196,11 @@ async fn inspect_reports_several_claim_problems_of_one_token() {
 async fn overrides_on_the_command_line_keep_the_rest_of_the_configuration() {
     // The file names no issuer (so alone it is incomplete) but holds a rule; the command line
     // adds issuer and audience, and the rule still applies.
-    let issuer = MockIssuer::start().await.unwrap();
-    let token = issuer.token().scopes(["hello:read"]).jwt();
+    let idp = Idp::start().await;
+    let token = idp
+        .user_token("alice", "hello:read", Some(Kit::JWT.hello))
+        .await
+        .access_token;
     let dir =
         config_dir("[portcullis]\n\n[[portcullis.rules]]\npath = \"/admin/**\"\ndeny-all = true\n")
             .display()
@@ -200,9 +209,9 @@ async fn overrides_on_the_command_line_keep_the_rest_of_the_configuration() {
         "--config-dir",
         &dir,
         "--issuer",
-        issuer.issuer(),
+        &idp.issuer,
         "--audience",
-        "api://test",
+        AUDIENCE,
         "--json",
     ];
     let at = |path: &str| {
@@ -395,7 +404,7 @@ async fn mint_gets_a_token_from_the_development_issuer_that_inspect_accepts() {
         String::from_utf8_lossy(&output.stderr)
     );
     let token = stdout(&output).trim().to_owned();
-    let claims = portcullis_test::decode_claims(&token).unwrap();
+    let claims = decode_part(token.split('.').nth(1).expect("a JWT"));
     assert_eq!(claims["sub"], "carol");
     assert_eq!(claims["scope"], "hello:read");
     assert_eq!(claims["roles"], serde_json::json!(["admin"]));
@@ -452,11 +461,14 @@ async fn run_with(args: Vec<String>, env: &[(&str, &str)], input: &str) -> Outpu
 
 #[tokio::test]
 async fn tokens_and_client_secrets_can_stay_out_of_the_process_list() {
-    let issuer = MockIssuer::start().await.unwrap();
-    let token = issuer.token().scopes(["hello:read"]).jwt();
+    let idp = Idp::start().await;
+    let token = idp
+        .user_token("alice", "hello:read", Some(Kit::JWT.hello))
+        .await
+        .access_token;
     let dir = config_dir(&format!(
-        "[portcullis]\nissuer = \"{}\"\naudience = \"api://test\"\n",
-        issuer.issuer()
+        "[portcullis]\nissuer = \"{}\"\naudience = \"{AUDIENCE}\"\n",
+        idp.issuer
     ))
     .display()
     .to_string();
@@ -499,14 +511,9 @@ async fn tokens_and_client_secrets_can_stay_out_of_the_process_list() {
     );
 
     // The client secret from standard input, then from PORTCULLIS_CLI_CLIENT_SECRET: both reach the
-    // introspection check (the mock issuer knows portcullis_test::CLIENT_SECRET).
+    // introspection check at the real IdP (it knows hello-api's secret).
     let discover = |secret: Option<&str>| {
-        let mut list = vec![
-            "discover",
-            issuer.issuer(),
-            "--client-id",
-            portcullis_test::CLIENT_ID,
-        ];
+        let mut list = vec!["discover", &idp.issuer, "--client-id", "hello-api"];
         if let Some(secret) = secret {
             list.extend(["--client-secret", secret]);
         }
@@ -514,16 +521,13 @@ async fn tokens_and_client_secrets_can_stay_out_of_the_process_list() {
     };
     for (output, how) in [
         (
-            run_with(discover(Some("-")), &[], portcullis_test::CLIENT_SECRET).await,
+            run_with(discover(Some("-")), &[], IDP_CLIENT_SECRET).await,
             "stdin",
         ),
         (
             run_with(
                 discover(None),
-                &[(
-                    "PORTCULLIS_CLI_CLIENT_SECRET",
-                    portcullis_test::CLIENT_SECRET,
-                )],
+                &[("PORTCULLIS_CLI_CLIENT_SECRET", IDP_CLIENT_SECRET)],
                 "",
             )
             .await,
@@ -536,7 +540,7 @@ async fn tokens_and_client_secrets_can_stay_out_of_the_process_list() {
             "{how}: {}",
             stdout(&output)
         );
-        assert!(!stdout(&output).contains(portcullis_test::CLIENT_SECRET));
+        assert!(!stdout(&output).contains(IDP_CLIENT_SECRET));
     }
     let wrong = run_with(discover(Some("-")), &[], "not-the-secret\n").await;
     assert_eq!(code(&wrong), 1, "{}", stdout(&wrong));

@@ -52,6 +52,12 @@ pub use health::Health;
 pub use layer::{AuthLayer, AuthService};
 pub use pipeline::Pipeline;
 
+/// Whether this build contains the test kit's stand-in for token validation (the `testing`
+/// feature, which `portcullis-test` turns on). `false` in every build that does not depend on
+/// the kit, directly or through Cargo's feature unification: assert it in a test of the binary
+/// you ship, as Portcullis's own end-to-end suite does.
+pub const TEST_SUPPORT_COMPILED_IN: bool = cfg!(feature = "testing");
+
 pub use portcullis_core as core;
 pub use portcullis_core::authorize::RequireScopes;
 pub use portcullis_core::config::PortcullisConfig;

@@ -34,3 +34,4 @@ mod jwt;
 mod microservices;
 mod observability;
 mod scopes;
+mod shipped;
