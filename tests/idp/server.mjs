@@ -104,6 +104,7 @@ const clientAuth = [];
 const FAULTS = ['none', 'server-error', 'garbage', 'oversized', 'slow', 'reset'];
 const faults = {};
 let issuerUrl;
+let introspectionPatch;
 const server = createServer();
 server.listen(Number(args.port), '127.0.0.1', () => {
   const { port } = server.address();
@@ -200,6 +201,19 @@ server.listen(Number(args.port), '127.0.0.1', () => {
   // How each client authenticated at the token and introspection endpoints, as it came over
   // the wire (oidc-provider itself accepts client_secret_basic and client_secret_post
   // interchangeably, so only this record tells them apart). Served at /__test/client-auth.
+  // Answer tampering: POST /__test/introspection-patch with a JSON object sets (or, for null,
+  // removes) those members of every active introspection answer, so the hostile suite can
+  // hand Portcullis answers that oidc-provider vouches for but that Portcullis must refuse
+  // itself (another issuer or audience, an ID token, a broken `active`, ...). `{}` stops it.
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.path !== '/token/introspection' || !introspectionPatch) return;
+    if (ctx.status !== 200 || typeof ctx.body !== 'object' || ctx.body?.active !== true) return;
+    for (const [name, value] of Object.entries(introspectionPatch)) {
+      if (value === null) delete ctx.body[name];
+      else ctx.body[name] = value;
+    }
+  });
   provider.use(async (ctx, next) => {
     await next();
     if (ctx.path !== '/token' && ctx.path !== '/token/introspection') return;
@@ -309,6 +323,21 @@ server.listen(Number(args.port), '127.0.0.1', () => {
       if (fault === 'none') delete faults[target];
       else faults[target] = fault;
       res.end('ok');
+      return;
+    }
+    if (path === '/__test/introspection-patch') {
+      let body = '';
+      req.on('data', (chunk) => { body += chunk; });
+      req.on('end', () => {
+        try {
+          const patch = JSON.parse(body);
+          introspectionPatch = Object.keys(patch).length ? patch : undefined;
+          res.end('ok');
+        } catch (e) {
+          res.statusCode = 400;
+          res.end(`not JSON: ${e.message}`);
+        }
+      });
       return;
     }
     stats[path] = (stats[path] || 0) + 1;

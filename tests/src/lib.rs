@@ -331,6 +331,23 @@ impl Idp {
         );
     }
 
+    /// Sets (or, for `null`, removes) members of every active introspection answer the IdP
+    /// gives from now on; `{}` stops it.
+    pub async fn patch_introspection_answers(&self, patch: &Value) {
+        let response = self
+            .http
+            .post(format!("{}/__test/introspection-patch", self.issuer))
+            .body(patch.to_string())
+            .send()
+            .await
+            .expect("introspection patch request");
+        assert!(
+            response.status().is_success(),
+            "introspection patch refused: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
     /// How clients authenticated at `/token` and `/token/introspection`, in order: one object
     /// per request with `path`, `status`, `client_id`, `grant_type`, `basic` (an
     /// `Authorization: Basic` header), `secret_in_body` and `assertion_type`.

@@ -1,7 +1,9 @@
 //! The hostile-token suite: every case against the full stack, in `jwt` and `introspect` mode,
 //! asserting the exact status and `WWW-Authenticate` (or, where a number in the description
 //! depends on the clock, its fixed start). An attacker's server on loopback counts every
-//! request: `jku`, `x5u`, `jwk` and `x5c` are never fetched nor trusted.
+//! request: `jku`, `x5u`, `jwk` and `x5c` are never fetched nor trusted. In introspect mode most
+//! token cases only show that the IdP refuses to introspect a JWT; the answer cases at the end
+//! (oidc-provider's own answers, altered in its response hook) are decided by Portcullis alone.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -737,4 +739,146 @@ async fn head_is_held_to_the_get_rule_in_jwt_mode() {
 #[tokio::test]
 async fn head_is_held_to_the_get_rule_in_introspect_mode() {
     head_is_held_to_the_get_rule(Kit::INTROSPECT).await;
+}
+
+/// Answers oidc-provider gives as `active: true`, altered in its own response hook, that
+/// Portcullis's checks must refuse by themselves: the IdP vouches for each, so nothing but
+/// Portcullis decides. Every case introspects anew (no cache).
+#[tokio::test]
+async fn introspection_answers_the_idp_calls_active_that_portcullis_refuses() {
+    let idp = Idp::start().await;
+    let mut config = Kit::INTROSPECT.config(&idp);
+    config.introspection.cache_ttl = std::time::Duration::ZERO;
+    config.introspection.inactive_cache_ttl = std::time::Duration::ZERO;
+    let service = Service::start(config).await;
+    let token = idp
+        .user_token("alice", "hello:read", Some(Kit::INTROSPECT.hello))
+        .await
+        .access_token;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // (name, patch, status, what the WWW-Authenticate challenge must contain)
+    let cases: Vec<(&str, Value, u16, &str)> = vec![
+        ("unaltered (control)", json!({}), 200, ""),
+        (
+            "another issuer",
+            json!({"iss": "https://evil.example"}),
+            401,
+            "the token was issued by https://evil.example, not by the issuer this API trusts",
+        ),
+        (
+            "an issuer that is not a string",
+            json!({"iss": 7}),
+            401,
+            "the token's issuer (iss) is not a string",
+        ),
+        (
+            "another audience",
+            json!({"aud": "urn:portcullis:other"}),
+            401,
+            "the token is for another audience (aud urn:portcullis:other)",
+        ),
+        (
+            "no audience",
+            json!({"aud": null}),
+            401,
+            "the token has no audience (aud)",
+        ),
+        (
+            "an audience list of numbers",
+            json!({"aud": [1, 2]}),
+            401,
+            "the token's audience (aud) holds a value that is not a string",
+        ),
+        (
+            "expired two minutes ago",
+            json!({"exp": now - 120}),
+            401,
+            "the token expired 1",
+        ),
+        (
+            "not valid for ten minutes",
+            json!({"nbf": now + 600}),
+            401,
+            "the token is not valid for another ",
+        ),
+        (
+            "issued an hour from now",
+            json!({"iat": now + 3600}),
+            401,
+            "the token claims to be issued 3",
+        ),
+        (
+            "exp not a number",
+            json!({"exp": "tomorrow"}),
+            401,
+            "the token's exp is not a NumericDate",
+        ),
+        (
+            "a refresh token",
+            json!({"token_type": "refresh_token"}),
+            401,
+            "the token is a refresh_token, not an access token",
+        ),
+        (
+            "an ID token",
+            json!({"token_type": "id_token"}),
+            401,
+            "this is an OpenID Connect ID token, not an access token",
+        ),
+        (
+            "a token type that is not a string",
+            json!({"token_type": ["Bearer"]}),
+            401,
+            "the token's type is not a string",
+        ),
+        (
+            "without the scope",
+            json!({"scope": "hello:write"}),
+            403,
+            "error=\"insufficient_scope\"",
+        ),
+        // A broken answer is the IdP's failure, not the client's: 503, no challenge.
+        ("active as a string", json!({"active": "true"}), 503, ""),
+        ("no active member", json!({"active": null}), 503, ""),
+    ];
+    let mut failures = Vec::new();
+    for (name, patch, status, challenge) in &cases {
+        idp.patch_introspection_answers(patch).await;
+        let calls = idp
+            .stats()
+            .await
+            .get("/token/introspection")
+            .copied()
+            .unwrap_or(0);
+        let reply = service.hello(&token).await;
+        let asked = idp
+            .stats()
+            .await
+            .get("/token/introspection")
+            .copied()
+            .unwrap_or(0);
+        let seen = reply.challenge.clone().unwrap_or_default();
+        let ok = reply.status == *status
+            && seen.contains(challenge)
+            && (*status != 503 || (reply.challenge.is_none() && reply.retry_after.is_some()))
+            && asked == calls + 1;
+        if !ok {
+            failures.push(format!(
+                "{name}: expected {status} with {challenge:?}, got {} {seen:?} (introspection calls {calls} → {asked})",
+                reply.status
+            ));
+        }
+    }
+    idp.patch_introspection_answers(&json!({})).await;
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    assert_eq!(service.hello(&token).await.status, 200, "still up");
 }
