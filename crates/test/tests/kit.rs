@@ -10,13 +10,14 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::get;
 use portcullis::core::config::{AuthorityClaim, Mode};
 use portcullis::{Portcullis, Principal, UserInfo, requires_authorities, requires_scopes};
 use portcullis_test::{MockIssuer, MockJwt, RequestExt};
-use tower::ServiceExt;
+
+mod common;
+use common::{bearer, call, get_req};
 
 #[requires_scopes("orders:read")]
 async fn orders(principal: Principal) -> String {
@@ -42,34 +43,6 @@ fn app(portcullis: &Portcullis) -> Router {
         .route("/admin", get(admin))
         .route("/me", get(me))
         .layer(portcullis.layer())
-}
-
-async fn call(app: &Router, request: Request<Body>) -> (StatusCode, String, Option<String>) {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        String::from_utf8_lossy(&body).into_owned(),
-        challenge,
-    )
-}
-
-fn get_req(path: &str) -> Request<Body> {
-    Request::get(path).body(Body::empty()).unwrap()
-}
-
-fn bearer(path: &str, token: &str) -> Request<Body> {
-    Request::get(path)
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap()
 }
 
 #[tokio::test]
@@ -250,110 +223,4 @@ async fn userinfo_comes_from_the_mock_issuer() {
         (status, body.as_str()),
         (StatusCode::OK, "erin Erin Example")
     );
-}
-
-mod protected_resource_metadata {
-    use super::*;
-    use portcullis::require_scopes;
-
-    const RESOURCE: &str = "http://127.0.0.1:9/api";
-    const METADATA_URL: &str = "http://127.0.0.1:9/.well-known/oauth-protected-resource/api";
-
-    async fn metadata_app(issuer: &MockIssuer, resource: Option<&str>) -> Router {
-        let mut config = issuer.config();
-        config.resource_metadata.resource = resource.map(str::to_owned);
-        config.resource_metadata.resource_name = Some("Orders API".into());
-        let portcullis = Portcullis::builder()
-            .config(config)
-            .test_authentication()
-            .build()
-            .await
-            .unwrap();
-        Router::new()
-            .route("/orders", get(orders))
-            .route("/stock", get(|| async { "stock" }))
-            .route_layer(require_scopes(["stock:write"]))
-            .layer(portcullis.layer())
-    }
-
-    #[tokio::test]
-    async fn the_layer_serves_the_document_without_a_token() {
-        let issuer = MockIssuer::start().await.unwrap();
-        let app = metadata_app(&issuer, Some(RESOURCE)).await;
-        let (status, body, _) =
-            call(&app, get_req("/.well-known/oauth-protected-resource/api")).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(doc["resource"], RESOURCE);
-        assert_eq!(
-            doc["authorization_servers"],
-            serde_json::json!([issuer.issuer()])
-        );
-        assert_eq!(
-            doc["bearer_methods_supported"],
-            serde_json::json!(["header"])
-        );
-        assert_eq!(doc["resource_name"], "Orders API");
-        let scopes: Vec<&str> = doc["scopes_supported"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s.as_str().unwrap())
-            .collect();
-        // From #[requires_scopes] (collected at link time) and from a route layer.
-        assert!(scopes.contains(&"orders:read"), "{scopes:?}");
-        assert!(scopes.contains(&"stock:write"), "{scopes:?}");
-    }
-
-    #[tokio::test]
-    async fn every_challenge_names_the_metadata() {
-        let issuer = MockIssuer::start().await.unwrap();
-        let app = metadata_app(&issuer, Some(RESOURCE)).await;
-        let (status, _, challenge) = call(&app, get_req("/orders")).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert_eq!(
-            challenge.as_deref(),
-            Some(format!("Bearer resource_metadata=\"{METADATA_URL}\"").as_str())
-        );
-        let (status, _, challenge) = call(&app, bearer("/orders", "not-a-jwt")).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        let challenge = challenge.unwrap();
-        assert!(
-            challenge.contains("invalid_token")
-                && challenge.contains(&format!("resource_metadata=\"{METADATA_URL}\"")),
-            "{challenge}"
-        );
-        let request = get_req("/orders").with_jwt(MockJwt::subject("x"));
-        let (status, _, challenge) = call(&app, request).await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
-        assert!(challenge.unwrap().contains("resource_metadata="));
-    }
-
-    #[tokio::test]
-    async fn without_a_resource_identifier_nothing_is_published() {
-        let issuer = MockIssuer::start().await.unwrap();
-        // The audience api://test is not a URL, and no resource is configured.
-        let app = metadata_app(&issuer, None).await;
-        let (status, _, challenge) =
-            call(&app, get_req("/.well-known/oauth-protected-resource")).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert_eq!(challenge.as_deref(), Some("Bearer"));
-    }
-
-    #[tokio::test]
-    async fn a_resource_that_is_not_a_url_stops_startup() {
-        let issuer = MockIssuer::start().await.unwrap();
-        let mut config = issuer.config();
-        config.resource_metadata.resource = Some("orders api".into());
-        let error = Portcullis::builder()
-            .config(config)
-            .build()
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("portcullis.resource-metadata.resource"),
-            "{error}"
-        );
-    }
 }
