@@ -164,13 +164,16 @@ impl Idp {
             }
         });
         let mut lines = BufReader::new(stdout).lines();
+        let started = std::time::Instant::now();
         let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await;
         let line = match first {
             Ok(Ok(Some(line))) => line,
             other => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
+                let exited = child.try_wait();
                 panic!(
-                    "the test IdP did not start ({other:?}); its stderr:\n{}",
+                    "the test IdP did not start on port {port} ({other:?} after {:?}; process: {exited:?}); its stderr:\n{}",
+                    started.elapsed(),
                     self.stderr.lock().expect("stderr buffer")
                 );
             }
