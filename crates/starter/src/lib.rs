@@ -46,7 +46,7 @@ pub use authorize::{
     require_authorities, require_scopes,
 };
 pub use auto::AutoValidator;
-pub use builder::{Portcullis, PortcullisBuilder, StartupError};
+pub use builder::{NO_SUBSCRIBER_NOTICE, Portcullis, PortcullisBuilder, StartupError};
 pub use config::{ConfigEntry, ConfigError, ConfigErrors, ConfigLoader, LoadedConfig};
 pub use health::Health;
 pub use layer::{AuthLayer, AuthService};

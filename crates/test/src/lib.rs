@@ -143,3 +143,9 @@ impl<B> RequestExt for http::Request<B> {
         self
     }
 }
+
+/// docs/testing.md's Rust blocks, compiled and run as doctests (they use this kit, so they run
+/// in the kit's own cargo invocation; the other documents' blocks run with `portcullis-e2e`).
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/testing.md")]
+struct TestingGuide;
