@@ -18,13 +18,21 @@ use portcullis_core::observe::Telemetry;
 use portcullis_propagate::{Propagator, outbound_client};
 
 /// Why the service could not start.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the same text as `Display`, so `fn main() -> Result<(), Box<dyn Error>>`
+/// (which reports an error with `Debug`) shows people the message, not the structure.
+#[derive(thiserror::Error)]
 pub enum StartupError {
     /// The configuration is invalid.
     #[error("{0}")]
     Config(#[from] ConfigErrors),
-    /// Eager discovery failed.
-    #[error("portcullis.discovery.eager = true and the issuer could not be prepared: {0}")]
+    /// Eager discovery failed. The message is the operator's detail (what failed, which
+    /// setting), not the description a client would get.
+    #[error(
+        "portcullis.discovery.eager = true and the issuer could not be prepared ({}): {}",
+        .0.reason(),
+        .0.detail().unwrap_or(.0.description())
+    )]
     Discovery(AuthError),
     /// The development issuer could not start, or was refused.
     #[error("the development issuer could not start: {0}")]
@@ -32,6 +40,28 @@ pub enum StartupError {
     /// The outbound HTTP client could not be built.
     #[error("{0}")]
     Outbound(String),
+}
+
+/// What Portcullis prints on standard error, once per process, when it is built and no tracing
+/// subscriber is installed: without one, every refusal's reason and every startup decision is
+/// logged nowhere.
+pub const NO_SUBSCRIBER_NOTICE: &str = "portcullis: no tracing subscriber is installed, so the \
+reasons for refused requests (401, 403, 503) and the startup decisions are logged nowhere. Add \
+one line at the start of main: `tracing_subscriber::fmt().init();` (crate tracing-subscriber); \
+see docs/observability.md";
+
+fn tell_if_the_log_goes_nowhere() {
+    static TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let nowhere = tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>());
+    if nowhere && !TOLD.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("{NO_SUBSCRIBER_NOTICE}");
+    }
+}
+
+impl std::fmt::Debug for StartupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// The configured resource server: hand out [`Portcullis::layer`] to routers.
@@ -226,13 +256,31 @@ impl PortcullisBuilder {
 
     /// Builds the pipeline. With `discovery.eager`, fetches metadata and keys first.
     pub async fn build(self) -> Result<Portcullis, StartupError> {
+        tell_if_the_log_goes_nowhere();
         #[cfg_attr(
             not(feature = "dev-issuer"),
             allow(unused_mut, reason = "the dev issuer fills in the issuer")
         )]
+        #[cfg(feature = "dev-issuer")]
+        let dev_may_stand_in = self.dev_issuer_for.is_some() && self.validator.is_none();
+        #[cfg(not(feature = "dev-issuer"))]
+        let dev_may_stand_in = false;
         let mut loaded = match self.loaded {
             Some(loaded) => loaded,
-            None => ConfigLoader::new().load()?,
+            None => {
+                let loader = ConfigLoader::new();
+                loader.load().map_err(|mut errors| {
+                    // The issuer is checked after loading (a development issuer may stand in);
+                    // when loading fails, say it is missing too, so one run lists everything.
+                    if !dev_may_stand_in
+                        && loader.issuer_missing()
+                        && !errors.0.iter().any(|e| e.key == "portcullis.issuer")
+                    {
+                        errors.0.insert(0, crate::wiring::missing_issuer_error());
+                    }
+                    errors
+                })?
+            }
         };
         #[cfg(not(feature = "dev-issuer"))]
         let dev = ();

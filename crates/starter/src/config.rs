@@ -47,9 +47,16 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Every configuration error found at once, so one restart fixes them all.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Every configuration error found at once, so one restart fixes them all. `Debug` prints the
+/// same text as `Display` (see [`crate::StartupError`]).
+#[derive(Clone, PartialEq, Eq)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Debug for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -173,6 +180,8 @@ fn leaf_values(prefix: &str, value: serde_json::Value, out: &mut Vec<(String, se
 #[derive(Debug, Clone)]
 pub struct ConfigLoader {
     dir: PathBuf,
+    /// The folder came from `PORTCULLIS_CONFIG_DIR`.
+    dir_from_env: bool,
     profile: Option<String>,
     overrides: Vec<(String, serde_json::Value)>,
 }
@@ -187,11 +196,13 @@ impl ConfigLoader {
     /// The folder from `PORTCULLIS_CONFIG_DIR` (default `config`), the profile from
     /// `PORTCULLIS_PROFILE`.
     pub fn new() -> Self {
-        let dir =
-            std::env::var_os(CONFIG_DIR_VAR).map_or_else(|| PathBuf::from("config"), PathBuf::from);
+        let from_env = std::env::var_os(CONFIG_DIR_VAR);
+        let dir_from_env = from_env.is_some();
+        let dir = from_env.map_or_else(|| PathBuf::from("config"), PathBuf::from);
         let profile = std::env::var(PROFILE_VAR).ok().filter(|p| !p.is_empty());
         Self {
             dir,
+            dir_from_env,
             profile,
             overrides: Vec::new(),
         }
@@ -201,6 +212,7 @@ impl ConfigLoader {
     #[must_use]
     pub fn dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.dir = dir.as_ref().to_path_buf();
+        self.dir_from_env = false;
         self
     }
 
@@ -257,27 +269,165 @@ impl ConfigLoader {
         })
     }
 
-    /// Loads and checks the `[portcullis]` section.
+    /// Loads and checks the `[portcullis]` section. Every problem is reported in one run: a key
+    /// that cannot be read (unknown, or a value of the wrong type) is reported and set aside, the
+    /// rest is read again, and the checks of the whole configuration run on what remains.
     pub fn load(&self) -> Result<LoadedConfig, ConfigErrors> {
-        let figment = self.figment()?;
-        let config = figment
-            .extract_inner::<PortcullisConfig>(SECTION)
-            .map_err(|e| with_section_hint(&figment, figment_errors(&figment, e)))?;
-        let loaded = LoadedConfig {
-            config,
-            figment: Some(figment),
-        };
-        let problems = loaded.config.check();
-        if problems.is_empty() {
-            Ok(loaded)
-        } else {
-            let errors = loaded.problems_to_errors(problems);
-            Err(match &loaded.figment {
-                Some(figment) => with_section_hint(figment, errors),
-                None => errors,
-            })
+        // PORTCULLIS_CONFIG_DIR naming nothing is a mistake on its own.
+        if self.dir_from_env && !self.dir.is_dir() {
+            return Err(ConfigErrors(vec![self.where_it_looked(
+                "names no folder; set it to the folder that holds default.toml",
+            )]));
+        }
+        let errors = self.load_section();
+        // With problems and no default.toml, say where it was looked for: the usual cause is a
+        // service started from another working directory.
+        errors.map_err(|mut errors| {
+            if !self.dir.join("default.toml").is_file() {
+                errors.0.push(self.where_it_looked(
+                    "holds no default.toml, so only defaults and PORTCULLIS_* variables were read; \
+                     start the service where config/ is, or set PORTCULLIS_CONFIG_DIR",
+                ));
+            }
+            errors
+        })
+    }
+
+    /// Whether no source sets `portcullis.issuer`.
+    pub fn issuer_missing(&self) -> bool {
+        self.figment()
+            .is_ok_and(|figment| !figment.contains(&format!("{SECTION}.issuer")))
+    }
+
+    fn where_it_looked(&self, reason: &str) -> ConfigError {
+        let absolute = std::path::absolute(&self.dir).unwrap_or_else(|_| self.dir.clone());
+        ConfigError {
+            key: "configuration folder".into(),
+            value: Some(absolute.display().to_string()),
+            reason: reason.into(),
+            source: Some(if self.dir_from_env {
+                format!("environment variable {CONFIG_DIR_VAR}")
+            } else {
+                "the working directory's config/".into()
+            }),
         }
     }
+
+    fn load_section(&self) -> Result<LoadedConfig, ConfigErrors> {
+        let figment = self.figment()?;
+        let (config, mut errors) = extract_reporting_all(&figment);
+        let Some(config) = config else {
+            return Err(with_section_hint(&figment, ConfigErrors(errors)));
+        };
+        let loaded = LoadedConfig {
+            config,
+            figment: Some(figment.clone()),
+        };
+        // Checks about keys already reported (a missing issuer because `isuer` was misspelled)
+        // add nothing: the report of the key itself says it.
+        let reported: Vec<String> = errors.iter().map(|e| e.key.clone()).collect();
+        let problems: Vec<ConfigProblem> = loaded
+            .config
+            .check()
+            .into_iter()
+            .filter(|p| !reported.contains(&format!("{SECTION}.{}", p.key)))
+            .collect();
+        errors.extend(loaded.problems_to_errors(problems).0);
+        if errors.is_empty() {
+            Ok(loaded)
+        } else {
+            Err(with_section_hint(&figment, ConfigErrors(errors)))
+        }
+    }
+}
+
+/// Reads the section; each key that fails (unknown, wrong type) becomes an error and is removed
+/// before reading again, so one run reports every such key. `None` when the rest still cannot be
+/// read (an error that names no removable key).
+fn extract_reporting_all(figment: &Figment) -> (Option<PortcullisConfig>, Vec<ConfigError>) {
+    let mut errors: Vec<ConfigError> = Vec::new();
+    let Ok(data) = figment.data() else {
+        return match figment.extract_inner::<PortcullisConfig>(SECTION) {
+            Ok(config) => (Some(config), errors),
+            Err(e) => (None, figment_errors(figment, e).0),
+        };
+    };
+    let mut data = data;
+    let mut current = figment.clone();
+    // Each round removes one key; a configuration has far fewer keys than this.
+    for _ in 0..64 {
+        match current.extract_inner::<PortcullisConfig>(SECTION) {
+            Ok(config) => return (Some(config), errors),
+            Err(error) => {
+                let mut removed = false;
+                for e in error {
+                    let raw = raw_key_path(figment, &e);
+                    let mut reported = figment_errors(figment, e.clone()).0;
+                    errors.append(&mut reported);
+                    for dict in data.values_mut() {
+                        removed |= remove_path(dict, &raw);
+                    }
+                }
+                if !removed {
+                    return (None, errors);
+                }
+                current = Figment::from(figment::providers::Serialized::from(
+                    data.values().next().cloned().unwrap_or_default(),
+                    figment::Profile::Default,
+                ));
+            }
+        }
+    }
+    (None, errors)
+}
+
+/// The path of the value an error is about, from the root (`portcullis`, …), as in the data.
+fn raw_key_path(figment: &Figment, error: &figment::Error) -> Vec<String> {
+    let mut path = key_path(figment, &error.path);
+    let field: Option<String> = match &error.kind {
+        Kind::UnknownField(field, _) => Some(field.clone()),
+        Kind::MissingField(field) => Some(field.to_string()),
+        _ => None,
+    };
+    if let Some(field) = field
+        && path.last() != Some(&field)
+    {
+        path.push(field);
+    }
+    path
+}
+
+/// Removes the value at `path` (table keys, or indexes into arrays) from `dict`.
+fn remove_path(dict: &mut figment::value::Dict, path: &[String]) -> bool {
+    use figment::value::Value;
+    let Some((first, rest)) = path.split_first() else {
+        return false;
+    };
+    if rest.is_empty() {
+        return dict.remove(first).is_some();
+    }
+    fn walk(value: &mut Value, path: &[String]) -> bool {
+        let Some((first, rest)) = path.split_first() else {
+            return false;
+        };
+        match value {
+            Value::Dict(_, dict) if rest.is_empty() => dict.remove(first).is_some(),
+            Value::Dict(_, dict) => dict.get_mut(first).is_some_and(|v| walk(v, rest)),
+            Value::Array(_, items) => first
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| items.get_mut(i))
+                .is_some_and(|v| {
+                    if rest.is_empty() {
+                        false
+                    } else {
+                        walk(v, rest)
+                    }
+                }),
+            _ => false,
+        }
+    }
+    dict.get_mut(first).is_some_and(|v| walk(v, rest))
 }
 
 /// An empty `portcullis` table, so that a missing file or section yields defaults rather than
@@ -293,7 +443,10 @@ fn figment_errors(figment: &Figment, error: figment::Error) -> ConfigErrors {
         let mut path = key_path(figment, &e.path);
         let (key, value, reason) = match &e.kind {
             Kind::UnknownField(field, expected) => {
-                path.push(field.clone());
+                // figment sometimes puts the field in the path already.
+                if path.last() != Some(field) {
+                    path.push(field.clone());
+                }
                 let suggestion = nearest(field, expected)
                     .map(|s| format!("did you mean `{s}`?"))
                     .unwrap_or_else(|| format!("valid keys here: {}", expected.join(", ")));
@@ -321,13 +474,19 @@ fn figment_errors(figment: &Figment, error: figment::Error) -> ConfigErrors {
                 )
             }
             Kind::MissingField(field) => {
-                path.push(field.to_string());
+                if path.last().map(String::as_str) != Some(field.as_ref()) {
+                    path.push(field.to_string());
+                }
                 (path.join("."), None, "this key is required".into())
             }
             Kind::Message(message) => (path.join("."), None, message.clone()),
             other => (path.join("."), None, other.to_string()),
         };
-        let source = e.metadata.as_ref().map(|m| describe_source(m, &key));
+        // The original sources (a later round reads a copy of the data, without them).
+        let source = figment
+            .find_metadata(&key)
+            .or(e.metadata.as_ref())
+            .map(|m| describe_source(m, &key));
         errors.push(ConfigError {
             key,
             value,
@@ -649,6 +808,84 @@ mod tests {
             assert!(text.contains("portcullis.audiance"), "{text}");
             assert!(text.contains("did you mean `audience`?"), "{text}");
             assert!(text.contains("default.toml"), "{text}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn every_problem_is_reported_in_one_run_with_the_key_as_written_and_its_line() {
+        Jail::expect_with(|jail| {
+            jail.create_dir("config")?;
+            // Two typos and a bad value (the missing issuer is the builder's to report: a
+            // development issuer may stand in).
+            jail.create_file(
+                "config/default.toml",
+                "[portcullis]\nisuer = \"https://a.example\"\naudiance = \"api\"\n\n[portcullis.jwt]\nleeway = \"soon\"\n",
+            )?;
+            let errors = load_in(jail).unwrap_err();
+            let text = errors.to_string();
+            let lines: Vec<&str> = text.lines().collect();
+            let line_of = |key: &str| {
+                lines
+                    .iter()
+                    .find(|l| l.contains(&format!("- {key} ")) || l.contains(&format!("- {key}:")))
+                    .unwrap_or_else(|| panic!("no line for {key} in:\n{text}"))
+                    .to_string()
+            };
+            assert!(
+                line_of("portcullis.isuer").contains("config/default.toml:2"),
+                "{text}"
+            );
+            assert!(
+                line_of("portcullis.isuer").contains("did you mean `issuer`?"),
+                "{text}"
+            );
+            assert!(
+                line_of("portcullis.audiance").contains("config/default.toml:3"),
+                "{text}"
+            );
+            assert!(
+                line_of("portcullis.jwt.leeway").contains("config/default.toml:6"),
+                "{text}"
+            );
+            assert!(!text.contains("audiance.audiance"), "{text}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn without_default_toml_the_errors_say_where_it_was_looked_for() {
+        Jail::expect_with(|jail| {
+            let text = load_in(jail).unwrap_err().to_string();
+            assert!(text.contains("portcullis.audience"), "{text}");
+            assert!(text.contains("configuration folder = "), "{text}");
+            assert!(
+                text.contains(&jail.directory().join("config").display().to_string()),
+                "the absolute folder: {text}"
+            );
+            jail.set_env("PORTCULLIS_CONFIG_DIR", "/nowhere/config");
+            let text = ConfigLoader::new().load().unwrap_err().to_string();
+            assert!(
+                text.contains("configuration folder = /nowhere/config (from environment variable PORTCULLIS_CONFIG_DIR): names no folder"),
+                "{text}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_typo_in_the_environment_names_the_variable_that_was_set() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PORTCULLIS_ISSUER", "https://a.example");
+            jail.set_env("PORTCULLIS_AUDIANCE", "api");
+            let text = load_in(jail).unwrap_err().to_string();
+            assert!(
+                text.contains(
+                    "portcullis.audiance (from environment variable PORTCULLIS_AUDIANCE)"
+                ),
+                "{text}"
+            );
+            assert!(!text.contains("PORTCULLIS_AUDIANCE__"), "{text}");
             Ok(())
         });
     }

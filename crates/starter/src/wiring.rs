@@ -412,13 +412,17 @@ impl<'a> Wiring<'a> {
 }
 
 fn missing_issuer() -> StartupError {
-    ConfigErrors(vec![ConfigError {
+    ConfigErrors(vec![missing_issuer_error()]).into()
+}
+
+/// `portcullis.issuer` is not set (and no development issuer stands in).
+pub(crate) fn missing_issuer_error() -> ConfigError {
+    ConfigError {
         key: "portcullis.issuer".into(),
         value: None,
         reason: "not set: name your issuer in config/default.toml ([portcullis] issuer = \"https://…\") or PORTCULLIS_ISSUER; for local development without an IdP, enable the starter's `dev-issuer` feature and call PortcullisBuilder::dev_issuer_when_unconfigured(<loopback listen address>)".into(),
         source: None,
-    }])
-    .into()
+    }
 }
 
 fn config_error(loaded: &LoadedConfig, key: &str, value: &str, reason: String) -> StartupError {
