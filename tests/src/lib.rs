@@ -265,6 +265,30 @@ impl Idp {
         }
     }
 
+    /// A machine token (client credentials grant) of the client `portcullis-test`, for
+    /// `resource` (a JWT for a JWT resource, else opaque).
+    pub async fn client_credentials_token(&self, scope: &str, resource: &str) -> String {
+        let response = self
+            .http
+            .post(format!("{}/token", self.issuer))
+            .basic_auth("portcullis-test", Some("test-secret"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", scope),
+                ("resource", resource),
+            ])
+            .send()
+            .await
+            .expect("token request");
+        let status = response.status();
+        let body: Value = response.json().await.expect("token response JSON");
+        assert!(status.is_success(), "token request failed: {status} {body}");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
     /// Revokes a token at the IdP (RFC 7009), as the client it was issued to.
     pub async fn revoke(&self, token: &str) {
         let response = self
@@ -680,4 +704,22 @@ impl Reply {
             "the challenge carries the description: {challenge}"
         );
     }
+}
+
+/// Every Rust block of README.md and docs/ compiles (and runs, unless marked otherwise) as a
+/// doctest of this crate. README's fifteen lines are `examples/fifteen-lines` (a test keeps them
+/// equal); docs/testing.md's blocks use the test kit, so they are doctests of `portcullis-test`,
+/// in the kit's own cargo invocation.
+#[cfg(doctest)]
+mod docs {
+    #[doc = include_str!("../../docs/getting-started.md")]
+    struct GettingStarted;
+    #[doc = include_str!("../../docs/observability.md")]
+    struct Observability;
+    #[doc = include_str!("../../docs/propagation.md")]
+    struct Propagation;
+    #[doc = include_str!("../../docs/scopes.md")]
+    struct Scopes;
+    #[doc = include_str!("../../docs/userinfo.md")]
+    struct Userinfo;
 }

@@ -4,8 +4,10 @@ use std::io::Read as _;
 use std::sync::Arc;
 use std::time::Instant;
 
+use portcullis::core::ScopePolicy;
 use portcullis::core::client_auth::ClientAuth;
 use portcullis::core::config::{ClientAuthMethod, Mode};
+use portcullis::core::error::Reason;
 use portcullis::core::explain::{Step, StepStatus};
 use portcullis::core::http::HttpClient;
 use portcullis::core::observe::IdpEndpoint;
@@ -59,6 +61,8 @@ fn report_config_errors(errors: &ConfigErrors, as_json: bool) -> u8 {
 /// The exit code for a refusal.
 fn code_for(error: &AuthError) -> u8 {
     match error.kind() {
+        // The IdP was reached and refused our credentials: the configuration's to fix.
+        ErrorKind::Unavailable if error.reason() == Reason::CredentialsRefused => exit::CONFIG,
         ErrorKind::Unavailable => exit::UNAVAILABLE,
         ErrorKind::Misconfigured => exit::CONFIG,
         _ => exit::REFUSED,
@@ -148,6 +152,42 @@ pub async fn inspect(args: InspectArgs) -> u8 {
             (vec![Step::failed("bearer token", &refusal)], Err(refusal))
         }
     };
+    // Requirements declared in code are invisible here; the ones the user names are checked
+    // as the route would check them (all required, 403 insufficient_scope).
+    let mut steps = steps;
+    let verdict = match verdict {
+        Ok(Some(principal)) if !args.require_scopes.is_empty() => {
+            match ScopePolicy::new(
+                portcullis::core::scope::Matching::All,
+                portcullis::core::scope::Target::Scopes,
+                args.require_scopes.iter().map(String::as_str),
+            ) {
+                Ok(policy) => match policy.check(&principal) {
+                    Ok(()) => {
+                        steps.push(Step::passed(
+                            "required scopes (--require-scope)",
+                            policy.describe(),
+                        ));
+                        Ok(Some(principal))
+                    }
+                    Err(error) => {
+                        steps.push(Step::failed("required scopes (--require-scope)", &error));
+                        Err(error)
+                    }
+                },
+                Err(why) => {
+                    eprintln!("portcullis inspect: --require-scope: {why}");
+                    return exit::USAGE;
+                }
+            }
+        }
+        other => other,
+    };
+    let unseen = if args.require_scopes.is_empty() {
+        "requirements declared in code (#[requires_scopes], extractors, route layers) are not visible to this command; name them with --require-scope"
+    } else {
+        "requirements declared in code other than the --require-scope ones are not visible to this command"
+    };
     let code = match &verdict {
         Ok(_) => exit::OK,
         Err(error) => code_for(error),
@@ -157,6 +197,10 @@ pub async fn inspect(args: InspectArgs) -> u8 {
             "accepted": true,
             "status": 200,
             "subject": principal.as_ref().and_then(Principal::subject),
+            "client_id": principal.as_ref().and_then(Principal::client_id),
+            "scopes": principal.as_ref().map(|p| p.scopes().iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>()),
+            "authorities": principal.as_ref().map(Principal::authorities),
+            "not_checked": unseen,
         }),
         Err(error) => json!({
             "accepted": false,
@@ -185,7 +229,28 @@ pub async fn inspect(args: InspectArgs) -> u8 {
     );
     print_steps(&steps);
     match &verdict {
-        Ok(_) => crate::outln!("\naccepted: {} {} would answer 200", args.method, args.path),
+        Ok(principal) => {
+            crate::outln!(
+                "\naccepted by the token checks and the configured rules: {} {} passes Portcullis's layer",
+                args.method,
+                args.path
+            );
+            if let Some(principal) = principal {
+                crate::outln!(
+                    "principal: subject {}, client {}, scopes [{}], authorities [{}]",
+                    principal.subject().unwrap_or("(none)"),
+                    principal.client_id().unwrap_or("(none)"),
+                    principal
+                        .scopes()
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    principal.authorities().join(" ")
+                );
+            }
+            crate::outln!("not checked: {unseen}");
+        }
         Err(error) => {
             crate::outln!(
                 "\nrefused: {} {}, reason {}: {}",
@@ -237,10 +302,67 @@ pub async fn discover(mut args: DiscoverArgs) -> u8 {
             }
         }
     }
-    let issuer = match IssuerUrl::parse(&args.issuer, args.allow_http) {
+    // Without an issuer argument: the service's own issuer and introspection client, read as
+    // the service reads them (files, profile, PORTCULLIS_* variables).
+    let mut introspection = portcullis::core::config::IntrospectionConfig::default();
+    let issuer_text = match &args.issuer {
+        Some(issuer) => issuer.clone(),
+        None => {
+            let configured = loader(&args.source).figment().and_then(|figment| {
+                figment
+                    .extract_inner::<PortcullisConfig>(portcullis::config::SECTION)
+                    .map_err(|e| {
+                        ConfigErrors(vec![portcullis::ConfigError {
+                            key: portcullis::config::SECTION.into(),
+                            value: None,
+                            reason: e.to_string(),
+                            source: None,
+                        }])
+                    })
+            });
+            let config = match configured {
+                Ok(config) => config,
+                Err(errors) => {
+                    eprintln!("portcullis discover: the configuration is invalid:\n{errors}");
+                    return exit::CONFIG;
+                }
+            };
+            let Some(issuer) = config.issuer.clone() else {
+                eprintln!(
+                    "portcullis discover: no issuer: pass it (`portcullis discover https://idp.example.com`) or configure portcullis.issuer (PORTCULLIS_ISSUER)"
+                );
+                return exit::USAGE;
+            };
+            args.allow_http |= config.dangerous.allow_http_issuer;
+            introspection = config.introspection;
+            issuer
+        }
+    };
+    if args.client_id.is_some() {
+        // A client given on the command line is tried with what the command line says.
+        introspection = portcullis::core::config::IntrospectionConfig::default();
+    }
+    if let Some(id) = args.client_id.clone() {
+        introspection.client_id = Some(id);
+    }
+    if let Some(secret) = args.client_secret.clone() {
+        introspection.client_secret = Some(Secret::new(secret));
+    }
+    if let Some(method) = &args.auth_method {
+        match serde_json::from_value::<ClientAuthMethod>(Value::String(method.clone())) {
+            Ok(method) => introspection.auth_method = method,
+            Err(_) => {
+                eprintln!(
+                    "portcullis discover: --auth-method {method:?}: expected client_secret_basic, client_secret_post, private_key_jwt or none"
+                );
+                return exit::USAGE;
+            }
+        }
+    }
+    let issuer = match IssuerUrl::parse(&issuer_text, args.allow_http) {
         Ok(issuer) => issuer,
         Err(error) => {
-            eprintln!("portcullis discover: {}: {error}", args.issuer);
+            eprintln!("portcullis discover: {issuer_text}: {error}");
             return exit::USAGE;
         }
     };
@@ -329,11 +451,15 @@ pub async fn discover(mut args: DiscoverArgs) -> u8 {
         }
     }
 
-    // 3. Introspection with the client credentials given.
-    if let Some(client_id) = &args.client_id {
-        let step = try_introspection(&args, client_id, &issuer, &http, discovery).await;
+    // 3. Introspection with the client credentials given or configured.
+    if let Some(client_id) = introspection.client_id.clone() {
+        let step = try_introspection(introspection, &client_id, &issuer, &http, discovery).await;
         if step.status == StepStatus::Failed {
-            code = code.max(if step.status_code == Some(503) {
+            // Refused credentials answer 503 in the service (the caller's token is not at
+            // fault), but the IdP was reached: here they are a refusal, not an outage.
+            let unreachable = step.status_code == Some(503)
+                && step.reason != Some(Reason::CredentialsRefused.as_str());
+            code = code.max(if unreachable {
                 exit::UNAVAILABLE
             } else {
                 exit::REFUSED
@@ -411,40 +537,25 @@ fn describe_keys(document: &Value, elapsed_ms: u128) -> (Value, Step) {
 }
 
 async fn try_introspection(
-    args: &DiscoverArgs,
+    introspection: portcullis::core::config::IntrospectionConfig,
     client_id: &str,
     issuer: &IssuerUrl,
     http: &HttpClient,
     discovery: Arc<Discovery>,
 ) -> Step {
     let name = "introspection";
-    let method: ClientAuthMethod = match serde_json::from_value(Value::String(
-        args.auth_method.clone(),
-    )) {
-        Ok(method) => method,
-        Err(_) => {
-            return Step::failed(
-                name,
-                &AuthError::misconfigured(format!(
-                    "--auth-method {:?}: expected client_secret_basic, client_secret_post or none",
-                    args.auth_method
-                )),
-            );
-        }
-    };
     let mut config = PortcullisConfig {
         issuer: Some(issuer.as_str().to_owned()),
         audience: vec!["portcullis-discover".into()],
         mode: Mode::Introspect,
         ..PortcullisConfig::default()
     };
-    config.introspection.client_id = Some(client_id.to_owned());
-    config.introspection.client_secret = args.client_secret.clone().map(Secret::new);
-    config.introspection.auth_method = method;
+    config.introspection = introspection;
     let client_auth = match ClientAuth::from_config(&config.introspection, issuer.as_str()) {
         Ok(auth) => auth,
         Err(why) => return Step::failed(name, &AuthError::misconfigured(why)),
     };
+    let method_name = client_auth.method();
     let validator = IntrospectionValidator::new(
         IntrospectionSettings::from_config(&config, issuer.clone()),
         EndpointSource::Discovered(discovery, Endpoint::Introspection),
@@ -456,8 +567,7 @@ async fn try_introspection(
         Ok(()) => Step::passed(
             name,
             format!(
-                "client {client_id} ({}) is accepted: a probe token was answered (active: false, as it should be)",
-                args.auth_method
+                "client {client_id} ({method_name}) is accepted: a probe token was answered (active: false, as it should be)",
             ),
         ),
         Err(error) => Step::failed(name, &error),

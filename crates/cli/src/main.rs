@@ -100,6 +100,10 @@ struct InspectArgs {
     /// The request path the access rules are checked for.
     #[arg(long, default_value = "/")]
     path: String,
+    /// A scope the route requires in code (`#[requires_scopes]`, an extractor, a route layer),
+    /// which this command cannot see by itself; repeatable, all are required.
+    #[arg(long = "require-scope", value_name = "SCOPE")]
+    require_scopes: Vec<String>,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -107,13 +111,18 @@ struct InspectArgs {
 
 #[derive(Debug, Args)]
 struct DiscoverArgs {
-    /// The issuer identifier (https; http only for loopback).
-    issuer: String,
-    /// A client id to try introspection with.
+    /// The issuer identifier (https; http only for loopback). Default: the service's
+    /// portcullis.issuer (files and PORTCULLIS_* variables, as the service reads them).
+    issuer: Option<String>,
+    #[command(flatten)]
+    source: ConfigSource,
+    /// A client id to try introspection with. Default, when no issuer is given: the service's
+    /// portcullis.introspection.client-id (and its secret, auth method and key).
     #[arg(long)]
     client_id: Option<String>,
     /// Its secret: `-` reads it from standard input, and without the option it comes from
-    /// PORTCULLIS_CLI_CLIENT_SECRET (arguments show in process lists).
+    /// PORTCULLIS_CLI_CLIENT_SECRET, else from the service's configuration
+    /// (PORTCULLIS_INTROSPECTION__CLIENT_SECRET). Arguments show in process lists.
     #[arg(
         long,
         env = "PORTCULLIS_CLI_CLIENT_SECRET",
@@ -121,9 +130,10 @@ struct DiscoverArgs {
         allow_hyphen_values = true
     )]
     client_secret: Option<String>,
-    /// client_secret_basic, client_secret_post or none.
-    #[arg(long, default_value = "client_secret_basic")]
-    auth_method: String,
+    /// client_secret_basic, client_secret_post or none (default: the configured method, else
+    /// client_secret_basic).
+    #[arg(long)]
+    auth_method: Option<String>,
     /// Accept a plain-http issuer that is not loopback (dangerous).
     #[arg(long)]
     allow_http: bool,

@@ -225,6 +225,31 @@ async fn overrides_on_the_command_line_keep_the_rest_of_the_configuration() {
     assert_eq!(code(&denied), 1, "{}", stdout(&denied));
     assert_eq!(json(&denied)["verdict"]["status"], 403);
 
+    // Accepted, and the verdict says what it could not see, with the principal to compare.
+    assert_eq!(
+        json(&open)["verdict"]["scopes"],
+        serde_json::json!(["hello:read"])
+    );
+    assert!(
+        json(&open)["verdict"]["not_checked"]
+            .as_str()
+            .unwrap()
+            .contains("#[requires_scopes]"),
+        "{}",
+        stdout(&open)
+    );
+    // A route that needs orders:write in code: named with --require-scope, it is checked as the
+    // route would check it, and the verdict agrees with the service (403).
+    let mut needs = at("/orders");
+    needs.extend(args(&["--require-scope", "orders:write"]));
+    let forbidden = run(needs).await;
+    assert_eq!(code(&forbidden), 1, "{}", stdout(&forbidden));
+    assert_eq!(json(&forbidden)["verdict"]["status"], 403);
+    assert_eq!(json(&forbidden)["verdict"]["reason"], "insufficient_scope");
+    let mut has = at("/orders");
+    has.extend(args(&["--require-scope", "hello:read"]));
+    assert_eq!(code(&run(has).await), 0);
+
     let bad_mode = run(args(&["inspect", &token, "--mode", "jwtt"])).await;
     assert_eq!(code(&bad_mode), 2, "a bad --mode is a usage error");
 }
@@ -302,6 +327,59 @@ async fn discover_lists_metadata_and_keys_and_checks_client_credentials() {
     assert!(
         !detail.contains("wrong"),
         "the secret is not shown: {detail}"
+    );
+    // Without an issuer argument: the service's issuer and introspection client, with the
+    // secret in the variable the service itself reads.
+    let service_dir = config_dir(&format!(
+        "[portcullis]\nissuer = \"{}\"\naudience = \"{AUDIENCE}\"\n\n[portcullis.introspection]\nclient-id = \"hello-api\"\n",
+        idp.issuer
+    ))
+    .display()
+    .to_string();
+    let configured = run_with(
+        args(&["discover", "--config-dir", &service_dir]),
+        &[("PORTCULLIS_INTROSPECTION__CLIENT_SECRET", IDP_CLIENT_SECRET)],
+        "",
+    )
+    .await;
+    assert_eq!(code(&configured), 0, "{}", stdout(&configured));
+    assert!(
+        stdout(&configured).contains("✓ introspection"),
+        "{}",
+        stdout(&configured)
+    );
+    assert!(
+        stdout(&configured).contains("client hello-api"),
+        "{}",
+        stdout(&configured)
+    );
+
+    // One reason and one status for refused credentials, as the service gives them.
+    assert_eq!(
+        step(&report, "introspection")["reason"],
+        "credentials_refused"
+    );
+    assert_eq!(step(&report, "introspection")["status_code"], 503);
+
+    // inspect, with the same wrong secret in the service's configuration: the service's 503
+    // verdict and reason, and the configuration's exit code (3), not "unreachable" (4).
+    let dir = config_dir(&format!(
+        "[portcullis]\nissuer = \"{}\"\naudience = \"{AUDIENCE}\"\nmode = \"introspect\"\n\n[portcullis.introspection]\nclient-id = \"hello-api\"\nclient-secret = \"wrong\"\n",
+        idp.issuer
+    ))
+    .display()
+    .to_string();
+    let token = idp
+        .user_token("bob", "hello:read", Some(Kit::INTROSPECT.hello))
+        .await
+        .access_token;
+    let output = run(args(&["inspect", &token, "--config-dir", &dir, "--json"])).await;
+    assert_eq!(code(&output), 3, "{}", stdout(&output));
+    let report = json(&output);
+    assert_eq!(report["verdict"]["status"], 503, "{report}");
+    assert_eq!(
+        report["verdict"]["reason"], "credentials_refused",
+        "{report}"
     );
 }
 

@@ -218,6 +218,10 @@ pub struct ClaimsConfig {
     pub scopes: Vec<String>,
     /// Claims that hold authorities (roles, groups), each with a prefix.
     pub authorities: Vec<AuthorityClaim>,
+    /// A token without `sub` (a machine token: client credentials) gets its client id as the
+    /// subject. Some IdPs' introspection answers omit `sub` where their JWTs carry the client id
+    /// (RFC 9068 §2.2), so with this on `Principal::subject` is the same in every mode.
+    pub client_id_as_subject: bool,
 }
 
 impl Default for ClaimsConfig {
@@ -225,6 +229,7 @@ impl Default for ClaimsConfig {
         Self {
             scopes: vec!["scope".into(), "scp".into()],
             authorities: Vec::new(),
+            client_id_as_subject: false,
         }
     }
 }

@@ -29,6 +29,7 @@ struct AuthoritySource {
 pub struct ClaimMapping {
     scope_claims: Vec<String>,
     authorities: Vec<AuthoritySource>,
+    client_id_as_subject: bool,
 }
 
 impl Default for ClaimMapping {
@@ -50,6 +51,7 @@ impl ClaimMapping {
                     prefix: a.prefix.clone(),
                 })
                 .collect(),
+            client_id_as_subject: config.client_id_as_subject,
         }
     }
 
@@ -83,7 +85,13 @@ impl ClaimMapping {
                 }
             });
         }
-        Principal::from_mapped(token, claims, scopes, authorities)
+        Principal::from_mapped(
+            token,
+            claims,
+            scopes,
+            authorities,
+            self.client_id_as_subject,
+        )
     }
 }
 
@@ -138,6 +146,7 @@ mod tests {
                     prefix: String::new(),
                 },
             ],
+            ..Default::default()
         };
         let p = map(
             &config,
@@ -176,6 +185,7 @@ mod tests {
                     prefix: String::new(),
                 },
             ],
+            ..Default::default()
         };
         let p = map(
             &config,
@@ -210,9 +220,27 @@ mod tests {
                 path: "realm_access.roles".into(),
                 prefix: String::new(),
             }],
+            ..Default::default()
         };
         let p = map(&config, json!({"scope": 5, "realm_access": "nope"}));
         assert!(p.scopes().is_empty());
         assert!(p.authorities().is_empty());
+    }
+
+    #[test]
+    fn the_client_id_stands_in_for_a_missing_subject_only_when_asked() {
+        let machine = json!({"client_id": "billing", "scope": "a"});
+        assert_eq!(
+            map(&ClaimsConfig::default(), machine.clone()).subject(),
+            None
+        );
+        let asked = ClaimsConfig {
+            client_id_as_subject: true,
+            ..Default::default()
+        };
+        assert_eq!(map(&asked, machine).subject(), Some("billing"));
+        // A real `sub` always wins.
+        let user = json!({"sub": "alice", "client_id": "web"});
+        assert_eq!(map(&asked, user).subject(), Some("alice"));
     }
 }

@@ -50,13 +50,15 @@ impl Principal {
         claims: Claims,
         scopes: Scopes,
         authorities: Vec<String>,
+        client_id_as_subject: bool,
     ) -> Self {
         let string = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
-        let subject = string("sub");
         let issuer = string("iss").unwrap_or_default();
         let client_id = ["client_id", "azp", "cid", "appid"]
             .iter()
             .find_map(|name| string(name));
+        let subject =
+            string("sub").or_else(|| client_id_as_subject.then(|| client_id.clone()).flatten());
         let expires_at = claims.get("exp").and_then(numeric_date);
         Self(Arc::new(Inner {
             subject,
@@ -72,7 +74,8 @@ impl Principal {
     }
 
     /// The subject (`sub`): who the token is about. Client-credentials tokens of some IdPs have
-    /// none.
+    /// none (often only in introspection answers); with `claims.client-id-as-subject` the client
+    /// id stands in for a missing `sub`.
     pub fn subject(&self) -> Option<&str> {
         self.0.subject.as_deref()
     }

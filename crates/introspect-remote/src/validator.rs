@@ -408,7 +408,11 @@ impl IntrospectionValidator {
 
     fn to_auth_error(&self, error: CallError) -> AuthError {
         match error {
-            CallError::Credentials(detail) | CallError::BadRequest(detail) => {
+            CallError::Credentials(detail) => {
+                tracing::error!(target: "portcullis", "introspection failed: {detail}");
+                AuthError::credentials_refused(detail)
+            }
+            CallError::BadRequest(detail) => {
                 tracing::error!(target: "portcullis", "introspection failed: {detail}");
                 AuthError::unavailable(detail)
             }
@@ -427,11 +431,10 @@ impl IntrospectionValidator {
             .await
         {
             Ok(_) => Ok(()),
-            Err(
-                CallError::Credentials(detail)
-                | CallError::BadRequest(detail)
-                | CallError::Misconfigured(detail),
-            ) => Err(AuthError::misconfigured(detail)),
+            Err(CallError::Credentials(detail)) => Err(AuthError::credentials_refused(detail)),
+            Err(CallError::BadRequest(detail) | CallError::Misconfigured(detail)) => {
+                Err(AuthError::misconfigured(detail))
+            }
             Err(CallError::Unavailable(detail)) => Err(AuthError::unavailable(detail)),
         }
     }

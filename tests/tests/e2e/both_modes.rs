@@ -15,6 +15,7 @@ in_both_modes!(
     expired_token_gets_401,
     idp_stopped_after_a_first_success_the_cached_decision_stands,
     idp_down_at_the_first_request_gets_503_then_recovers,
+    a_machine_token_has_the_client_id_as_subject_when_asked,
 );
 
 async fn valid_access_token_gets_200_naming_the_subject(kit: Kit) {
@@ -171,4 +172,40 @@ async fn idp_down_at_the_first_request_gets_503_then_recovers(kit: Kit) {
         .access_token;
     let reply = service.hello(&fresh).await;
     assert_eq!(reply.status, 200, "{reply:?}");
+}
+
+/// A machine token: with `claims.client-id-as-subject`, the subject is the client id in every
+/// mode (oidc-provider's introspection answers for such tokens carry no `sub`).
+async fn a_machine_token_has_the_client_id_as_subject_when_asked(kit: Kit) {
+    let idp = Idp::start().await;
+    let token = idp.client_credentials_token("hello:read", kit.hello).await;
+    let mut config = kit.config(&idp);
+    config.claims.client_id_as_subject = true;
+    let service = Service::start(config).await;
+    let reply = service.hello(&token).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body["subject"], "portcullis-test", "{reply:?}");
+    assert_eq!(reply.body["client_id"], "portcullis-test", "{reply:?}");
+}
+
+/// Why the setting exists: without it, the same kind of token has a subject in `jwt` mode and
+/// none in `introspect` mode (docs/introspection.md, "The principal in each mode").
+#[tokio::test]
+async fn without_the_setting_a_machine_tokens_subject_depends_on_the_mode() {
+    let idp = Idp::start().await;
+    let mut subjects = Vec::new();
+    for kit in [Kit::JWT, Kit::INTROSPECT] {
+        let token = idp.client_credentials_token("hello:read", kit.hello).await;
+        let service = Service::start(kit.config(&idp)).await;
+        let reply = service.hello(&token).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        subjects.push(reply.body["subject"].clone());
+    }
+    assert_eq!(
+        subjects,
+        [
+            serde_json::json!("portcullis-test"),
+            serde_json::Value::Null
+        ]
+    );
 }

@@ -117,6 +117,13 @@ async fn a_wrong_client_secret_gets_503_not_401() {
     );
     assert_eq!(reply.retry_after.as_deref(), Some("5"));
     assert!(reply.challenge.is_none());
+    // What happened, not "unreachable": the IdP refused this service's credentials.
+    let description = reply.body["error_description"].as_str().unwrap_or_default();
+    assert!(
+        description.contains("refused this service's own credentials"),
+        "{reply:?}"
+    );
+    assert!(!description.contains("unreachable"), "{reply:?}");
 }
 
 #[tokio::test]
@@ -132,9 +139,14 @@ async fn eager_discovery_reports_bad_client_credentials_before_the_first_request
         .expect_err("must not start")
         .to_string();
     assert!(error.contains("refused our client credentials"), "{error}");
+    assert!(error.contains("(credentials_refused)"), "{error}");
     assert!(
         error.contains("portcullis.introspection.client-secret"),
         "{error}"
+    );
+    assert!(
+        !error.contains("retry later"),
+        "the operator's message, not the client's: {error}"
     );
     // With the right secret, the same check passes.
     let mut good = introspect_config_for(&idp);

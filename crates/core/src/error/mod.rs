@@ -159,6 +159,19 @@ impl AuthError {
         error
     }
 
+    /// The authorization server refused this service's own client credentials, so the token
+    /// could not be checked: 503 with `Retry-After` (the client's token is not at fault), reason
+    /// `credentials_refused`. `detail` (logged, not sent) names the settings to fix.
+    pub fn credentials_refused(detail: impl Into<String>) -> Self {
+        let mut error = Self::new(
+            ErrorKind::Unavailable,
+            "the token cannot be checked right now because the authorization server refused this service's own credentials (not the token's fault); retry later",
+        );
+        error.detail = Some(detail.into());
+        error.retry_after = Some(DEFAULT_RETRY_AFTER);
+        error.with_reason(Reason::CredentialsRefused)
+    }
+
     /// The server is misconfigured. `detail` (logged, not sent) names the setting.
     pub fn misconfigured(detail: impl Into<String>) -> Self {
         let mut error = Self::new(

@@ -45,6 +45,9 @@ pub enum Reason {
     Forbidden,
     /// The authorization server could not be reached or answered badly.
     IdpUnavailable,
+    /// The authorization server refused this service's own client credentials (introspection,
+    /// userinfo): the operator's to fix; the token was never checked.
+    CredentialsRefused,
     /// The server is misconfigured.
     Misconfigured,
     /// A token rejected for a reason without a name of its own (a custom validator's).
@@ -86,6 +89,7 @@ impl Reason {
             Self::InsufficientScope => "insufficient_scope",
             Self::Forbidden => "forbidden",
             Self::IdpUnavailable => "idp_unavailable",
+            Self::CredentialsRefused => "credentials_refused",
             Self::Misconfigured => "misconfigured",
             Self::Other => "other",
         }

@@ -323,6 +323,7 @@ async fn wrong_client_credentials_are_503_naming_the_settings_not_401() {
     );
     let error = check(&validator, "t1").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unavailable);
+    assert_eq!(error.reason().as_str(), "credentials_refused");
     let detail = error.detail().unwrap();
     assert!(
         detail.contains("portcullis.introspection.client-secret"),
@@ -332,9 +333,10 @@ async fn wrong_client_credentials_are_503_naming_the_settings_not_401() {
         !detail.contains("wrong"),
         "the secret is never printed: {detail}"
     );
-    // The eager startup check reports the same before any request.
+    // The eager startup check reports the same reason before any request.
     let startup = validator.check_credentials().await.unwrap_err();
-    assert_eq!(startup.kind(), ErrorKind::Misconfigured);
+    assert_eq!(startup.reason().as_str(), "credentials_refused");
+    assert_eq!(startup.detail(), error.detail());
 }
 
 #[tokio::test]

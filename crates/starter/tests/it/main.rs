@@ -372,6 +372,72 @@ fn scope_tokens_are_validated_in_const_context() {
 }
 
 #[test]
+fn every_environment_variable_the_documents_name_is_one_the_service_accepts() {
+    // Not configuration keys: read by the loader itself, or by the `portcullis` command only
+    // (the service's loader ignores PORTCULLIS_CLI_*).
+    const NOT_KEYS: [&str; 4] = [
+        "PORTCULLIS_PROFILE",
+        "PORTCULLIS_CONFIG_DIR",
+        "PORTCULLIS_CLI_TOKEN",
+        "PORTCULLIS_CLI_CLIENT_SECRET",
+    ];
+    let keys: Vec<String> = portcullis::LoadedConfig::from_config(PortcullisConfig::default())
+        .entries()
+        .into_iter()
+        .map(|entry| entry.key)
+        .collect();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let mut documents = vec![std::path::PathBuf::from(format!("{root}/README.md"))];
+    let mut folders = vec![std::path::PathBuf::from(format!("{root}/docs"))];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                documents.push(path);
+            }
+        }
+    }
+    let mut rejected = Vec::new();
+    let mut checked = 0;
+    for document in documents {
+        let text = std::fs::read_to_string(&document).unwrap();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("PORTCULLIS_") {
+            let name: String = rest[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            rest = &rest[at + name.len()..];
+            if name.ends_with('_') || NOT_KEYS.contains(&name.as_str()) {
+                continue; // a prefix such as `PORTCULLIS_*`
+            }
+            let key = format!(
+                "portcullis.{}",
+                name["PORTCULLIS_".len()..]
+                    .to_ascii_lowercase()
+                    .replace("__", ".")
+                    .replace('_', "-")
+            );
+            checked += 1;
+            if !keys.contains(&key) {
+                rejected.push(format!("{} names {name} ({key})", document.display()));
+            }
+        }
+    }
+    assert!(
+        checked > 50,
+        "found only {checked} names: is the scan broken?"
+    );
+    assert!(
+        rejected.is_empty(),
+        "variables the service would refuse as unknown keys:\n{}",
+        rejected.join("\n")
+    );
+}
+
+#[test]
 fn docs_configuration_lists_every_key_with_its_environment_name_and_nothing_else() {
     let mut keys: Vec<String> = portcullis::LoadedConfig::from_config(PortcullisConfig::default())
         .entries()
