@@ -63,6 +63,10 @@ const keySets = args.keys.map((file) => {
   return generated;
 });
 const keys = keySets[0];
+// Progress on stderr (the test fixture shows it only when the IdP fails to start).
+const bootStarted = performance.now();
+const progress = (what) => console.error(`test IdP: ${what} after ${Math.round(performance.now() - bootStarted)} ms (process up ${Math.round(process.uptime() * 1000)} ms)`);
+progress('keys ready');
 const publishedKeys = keySets.flatMap((set) => [set.rsa.jwk, set.ec.jwk, set.okp.jwk]);
 
 // Resource servers (RFC 8707 resource indicators). A JWT access token is issued when the token
@@ -106,7 +110,9 @@ const faults = {};
 let issuerUrl;
 let introspectionPatch;
 const server = createServer();
+server.on('error', (e) => { progress(`listen failed: ${e.message}`); process.exit(1); });
 server.listen(Number(args.port), '127.0.0.1', () => {
+  progress(`listening on ${args.port}`);
   const { port } = server.address();
   const issuer = `http://127.0.0.1:${port}`;
   issuerUrl = issuer;
@@ -366,5 +372,6 @@ server.listen(Number(args.port), '127.0.0.1', () => {
         callback(req, res);
     }
   });
+  progress('provider ready');
   process.stdout.write(`${JSON.stringify({ issuer, port })}\n`);
 });
