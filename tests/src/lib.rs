@@ -10,6 +10,7 @@
 //! cannot start (no Node.js, `npm ci` not run), the fixture panics with what to do: tests never
 //! skip silently.
 
+pub mod dot;
 pub mod fake_idp;
 
 use std::collections::HashMap;
@@ -71,7 +72,7 @@ fn idp_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("idp")
 }
 
-fn unique_dir() -> PathBuf {
+pub(crate) fn unique_dir() -> PathBuf {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let nanos = std::time::SystemTime::now()
@@ -444,13 +445,19 @@ pub fn pem_to_der(pem: &str) -> Vec<u8> {
 /// The configuration hello-api uses against `idp` (local JWT validation): the example's own
 /// `config/default.toml` (claim mapping, access rules), with the test IdP as issuer.
 pub fn config_for(idp: &Idp) -> PortcullisConfig {
+    config_for_issuer(&idp.issuer)
+}
+
+/// hello-api's configuration (`config/default.toml`: its rules) for any issuer, with
+/// [`AUDIENCE`].
+pub fn config_for_issuer(issuer: &str) -> PortcullisConfig {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
     let mut config = ConfigLoader::new()
         .dir(dir)
         .load()
         .expect("config/default.toml loads")
         .config;
-    config.issuer = Some(idp.issuer.clone());
+    config.issuer = Some(issuer.to_owned());
     config.audience = vec![AUDIENCE.into()];
     config
 }

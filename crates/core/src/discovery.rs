@@ -111,6 +111,27 @@ impl IssuerUrl {
             self.url.origin().ascii_serialization()
         )
     }
+
+    /// `{issuer}/.well-known/oauth-authorization-server`: where Okta's custom authorization
+    /// servers and django-oauth-toolkit mounted under a prefix publish RFC 8414 metadata (the
+    /// RFC puts the well-known part before the path; they append it, as OpenID does).
+    pub fn appended_oauth_metadata_url(&self) -> String {
+        format!(
+            "{}/.well-known/oauth-authorization-server",
+            self.text.trim_end_matches('/')
+        )
+    }
+
+    /// Every place an issuer's metadata may be, in the order they are tried: the OpenID
+    /// document, the RFC 8414 document, and the appended RFC 8414 form (when it differs).
+    pub fn metadata_urls(&self) -> Vec<String> {
+        let mut urls = vec![self.openid_configuration_url(), self.oauth_metadata_url()];
+        let appended = self.appended_oauth_metadata_url();
+        if !urls.contains(&appended) {
+            urls.push(appended);
+        }
+        urls
+    }
 }
 
 /// Whether a URL's host is 127.0.0.0/8, ::1 or `localhost`.
@@ -149,6 +170,9 @@ pub struct ProviderMetadata {
     /// The URL this document was read from (not a member: errors name it).
     #[serde(skip)]
     pub document: String,
+    /// The URLs tried before it, and what they answered (not a member: errors name them).
+    #[serde(skip)]
+    pub tried: Vec<String>,
 }
 
 /// Where an endpoint's URL comes from: configuration, or the issuer's metadata.
@@ -165,14 +189,17 @@ impl EndpointSource {
     pub async fn resolve(&self) -> Result<String, AuthError> {
         match self {
             Self::Configured(url) => Ok(url.clone()),
-            Self::Discovered(discovery, endpoint) => discovery.endpoint(*endpoint).await?.ok_or_else(|| {
-                AuthError::misconfigured(format!(
-                    "the metadata of {} names no {} (neither the OpenID nor the RFC 8414 document); set {}",
-                    discovery.issuer().as_str(),
-                    endpoint.member(),
-                    endpoint.setting()
-                ))
-            }),
+            Self::Discovered(discovery, endpoint) => {
+                discovery.endpoint(*endpoint).await?.ok_or_else(|| {
+                    AuthError::misconfigured(format!(
+                        "the metadata of {} names no {} (read: {}); set {}",
+                        discovery.issuer().as_str(),
+                        endpoint.member(),
+                        discovery.consulted(*endpoint),
+                        endpoint.setting()
+                    ))
+                })
+            }
         }
     }
 }
@@ -187,10 +214,17 @@ pub struct Discovery {
     cached: RwLock<Option<Arc<ProviderMetadata>>>,
     last_failure: Mutex<Option<(SystemTime, AuthError)>>,
     flight: SingleFlight<(), Result<Arc<ProviderMetadata>, AuthError>>,
-    /// The RFC 8414 document, read only when the OIDC one lacks an endpoint: `Some(None)` once
-    /// known to be absent.
-    oauth_metadata: RwLock<Option<Option<Arc<ProviderMetadata>>>>,
-    oauth_flight: SingleFlight<(), Result<Option<Arc<ProviderMetadata>>, AuthError>>,
+    /// The other metadata documents, read only when the first one found lacks an endpoint.
+    others: RwLock<Option<Arc<OtherDocuments>>>,
+    others_flight: SingleFlight<(), Result<Arc<OtherDocuments>, AuthError>>,
+}
+
+/// The metadata documents after the one discovery settled on, and what each answered.
+#[derive(Debug, Default)]
+struct OtherDocuments {
+    found: Vec<Arc<ProviderMetadata>>,
+    /// One line per URL tried ("<url> answered 404").
+    notes: Vec<String>,
 }
 
 /// An endpoint the metadata may name.
@@ -254,8 +288,8 @@ impl Discovery {
             cached: RwLock::new(None),
             last_failure: Mutex::new(None),
             flight: SingleFlight::new(),
-            oauth_metadata: RwLock::new(None),
-            oauth_flight: SingleFlight::new(),
+            others: RwLock::new(None),
+            others_flight: SingleFlight::new(),
         }
     }
 
@@ -270,44 +304,73 @@ impl Discovery {
             self.check_discovered(&metadata.document, endpoint, url)?;
             return Ok(Some(url.clone()));
         }
-        let cached = read(&self.oauth_metadata).clone();
-        let oauth = match cached {
-            Some(known) => known,
-            None => {
-                self.oauth_flight
-                    .run((), || async {
-                        let url = self.issuer.oauth_metadata_url();
-                        let found = match self
-                            .http
-                            .get_json::<ProviderMetadata>(IdpEndpoint::Discovery, &url)
-                            .await
-                        {
-                            Ok(mut fetched) => {
-                                check_issuer(&self.issuer, &fetched.value)?;
-                                fetched.value.document = url;
-                                Some(Arc::new(fetched.value))
-                            }
-                            Err(FetchError::Status { status, .. })
-                                if (400..500).contains(&status) =>
-                            {
-                                None
-                            }
-                            Err(e) => return Err(unavailable(&e)),
-                        };
-                        *write(&self.oauth_metadata) = Some(found.clone());
-                        Ok(found)
-                    })
-                    .await?
-            }
-        };
-        let Some((document, url)) = oauth
-            .as_deref()
-            .and_then(|m| Some((&m.document, endpoint.of(m)?)))
+        let others = self.others(&metadata).await?;
+        let Some((document, url)) = others
+            .found
+            .iter()
+            .find_map(|m| Some((&m.document, endpoint.of(m)?)))
         else {
             return Ok(None);
         };
         self.check_discovered(document, endpoint, url)?;
         Ok(Some(url.clone()))
+    }
+
+    /// Which documents were read for `endpoint` and what each said: for the error when none
+    /// names it.
+    pub fn consulted(&self, endpoint: Endpoint) -> String {
+        let mut lines = Vec::new();
+        if let Some(metadata) = self.cached() {
+            lines.extend(metadata.tried.iter().cloned());
+            lines.push(format!("{} (no {})", metadata.document, endpoint.member()));
+        }
+        if let Some(others) = read(&self.others).clone() {
+            lines.extend(others.notes.iter().cloned());
+            lines.extend(
+                others
+                    .found
+                    .iter()
+                    .map(|m| format!("{} (no {})", m.document, endpoint.member())),
+            );
+        }
+        lines.join("; ")
+    }
+
+    /// The documents after `primary` in [`IssuerUrl::metadata_urls`], read once.
+    async fn others(&self, primary: &ProviderMetadata) -> Result<Arc<OtherDocuments>, AuthError> {
+        if let Some(known) = read(&self.others).clone() {
+            return Ok(known);
+        }
+        self.others_flight
+            .run((), || async {
+                let urls = self.issuer.metadata_urls();
+                let after = urls
+                    .iter()
+                    .position(|u| *u == primary.document)
+                    .map_or(0, |i| i + 1);
+                let mut others = OtherDocuments::default();
+                for url in &urls[after..] {
+                    match self
+                        .http
+                        .get_json::<ProviderMetadata>(IdpEndpoint::Discovery, url)
+                        .await
+                    {
+                        Ok(mut fetched) => {
+                            check_issuer(&self.issuer, &fetched.value)?;
+                            fetched.value.document = url.clone();
+                            others.found.push(Arc::new(fetched.value));
+                        }
+                        Err(FetchError::Status { status, .. }) if (400..500).contains(&status) => {
+                            others.notes.push(format!("{url} answered {status}"));
+                        }
+                        Err(e) => return Err(unavailable(&e)),
+                    }
+                }
+                let others = Arc::new(others);
+                *write(&self.others) = Some(others.clone());
+                Ok(others)
+            })
+            .await
     }
 
     fn check_discovered(
@@ -372,42 +435,33 @@ impl Discovery {
     }
 
     async fn fetch(&self) -> Result<ProviderMetadata, AuthError> {
-        let oidc_url = self.issuer.openid_configuration_url();
-        let first = self
-            .http
-            .get_json::<ProviderMetadata>(IdpEndpoint::Discovery, &oidc_url)
-            .await;
-        let metadata = match first {
-            Ok(fetched) => ProviderMetadata {
-                document: oidc_url,
-                ..fetched.value
-            },
-            Err(FetchError::Status { status, .. }) if (400..500).contains(&status) => {
-                let oauth_url = self.issuer.oauth_metadata_url();
-                match self
-                    .http
-                    .get_json::<ProviderMetadata>(IdpEndpoint::Discovery, &oauth_url)
-                    .await
-                {
-                    Ok(fetched) => ProviderMetadata {
-                        document: oauth_url,
+        let mut tried = Vec::new();
+        for url in self.issuer.metadata_urls() {
+            match self
+                .http
+                .get_json::<ProviderMetadata>(IdpEndpoint::Discovery, &url)
+                .await
+            {
+                Ok(fetched) => {
+                    let metadata = ProviderMetadata {
+                        document: url,
+                        tried,
                         ..fetched.value
-                    },
-                    Err(FetchError::Status { status: second, .. })
-                        if (400..500).contains(&second) =>
-                    {
-                        return Err(AuthError::misconfigured(format!(
-                            "portcullis.issuer = {:?} has no discovery document: {oidc_url} answered {status} and {oauth_url} answered {second}; check the issuer (or set portcullis.jwks-uri)",
-                            self.issuer.as_str()
-                        )));
-                    }
-                    Err(e) => return Err(unavailable(&e)),
+                    };
+                    check_issuer(&self.issuer, &metadata)?;
+                    return Ok(metadata);
                 }
+                Err(FetchError::Status { status, .. }) if (400..500).contains(&status) => {
+                    tried.push(format!("{url} answered {status}"));
+                }
+                Err(e) => return Err(unavailable(&e)),
             }
-            Err(e) => return Err(unavailable(&e)),
-        };
-        check_issuer(&self.issuer, &metadata)?;
-        Ok(metadata)
+        }
+        Err(AuthError::misconfigured(format!(
+            "portcullis.issuer = {:?} has no discovery document: {}; check the issuer (or set portcullis.jwks-uri)",
+            self.issuer.as_str(),
+            tried.join(", ")
+        )))
     }
 }
 
@@ -481,6 +535,20 @@ mod tests {
         assert_eq!(
             root.oauth_metadata_url(),
             "https://idp.example.com/.well-known/oauth-authorization-server"
+        );
+        // Okta custom authorization servers, django-oauth-toolkit under a prefix.
+        assert_eq!(
+            issuer.metadata_urls(),
+            [
+                "https://idp.example.com/oauth2/default/.well-known/openid-configuration",
+                "https://idp.example.com/.well-known/oauth-authorization-server/oauth2/default",
+                "https://idp.example.com/oauth2/default/.well-known/oauth-authorization-server",
+            ]
+        );
+        assert_eq!(
+            root.metadata_urls().len(),
+            2,
+            "no duplicate for a root issuer"
         );
     }
 

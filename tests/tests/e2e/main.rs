@@ -27,6 +27,7 @@ macro_rules! in_both_modes {
 }
 
 mod both_modes;
+mod dot;
 mod faults;
 mod hostile;
 mod introspection;

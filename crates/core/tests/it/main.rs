@@ -84,6 +84,69 @@ async fn an_issuer_that_differs_is_a_misconfiguration() {
 }
 
 #[tokio::test]
+async fn an_endpoint_only_in_the_appended_document_is_found_and_its_absence_names_every_url() {
+    use portcullis_core::{Endpoint, EndpointSource};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let issuer = format!("{base}/o");
+    // The OpenID document (no introspection), nothing at the RFC 8414 place, and the appended
+    // form with the introspection endpoint: django-oauth-toolkit with OpenID on, mounted at /o.
+    let oidc = json!({"issuer": issuer, "jwks_uri": format!("{base}/o/keys")});
+    let oauth =
+        json!({"issuer": issuer, "introspection_endpoint": format!("{base}/o/introspect/")});
+    let app = Router::new()
+        .route(
+            "/o/.well-known/openid-configuration",
+            get(move || std::future::ready(axum::Json(oidc.clone()))),
+        )
+        .route(
+            "/o/.well-known/oauth-authorization-server",
+            get(move || std::future::ready(axum::Json(oauth.clone()))),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let found = Arc::new(discovery(&issuer, &ManualClock::at_unix(0)));
+    assert_eq!(
+        EndpointSource::Discovered(found.clone(), Endpoint::Introspection)
+            .resolve()
+            .await
+            .unwrap(),
+        format!("{base}/o/introspect/")
+    );
+    // No document names a userinfo endpoint: the error lists each URL and what it said.
+    let error = EndpointSource::Discovered(found, Endpoint::Userinfo)
+        .resolve()
+        .await
+        .unwrap_err();
+    let detail = error.detail().unwrap();
+    for expected in [
+        format!("{base}/o/.well-known/openid-configuration (no userinfo_endpoint)"),
+        format!("{base}/.well-known/oauth-authorization-server/o answered 404"),
+        format!("{base}/o/.well-known/oauth-authorization-server (no userinfo_endpoint)"),
+        "portcullis.userinfo.endpoint".to_owned(),
+    ] {
+        assert!(detail.contains(&expected), "{expected:?} in {detail}");
+    }
+}
+
+#[tokio::test]
+async fn no_document_at_any_place_names_each_url_and_the_issuer_setting() {
+    let url = serve(Router::new()).await;
+    let error = discovery(&url, &ManualClock::at_unix(0))
+        .metadata()
+        .await
+        .unwrap_err();
+    let detail = error.detail().unwrap();
+    assert!(
+        detail.contains(&format!(
+            "{url}/.well-known/openid-configuration answered 404"
+        )) && detail.contains(&format!(
+            "{url}/.well-known/oauth-authorization-server answered 404"
+        )),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
 async fn no_document_at_either_place_names_the_issuer_setting() {
     let url = serve(Router::new()).await;
     let error = discovery(&url, &ManualClock::at_unix(0))
