@@ -148,12 +148,24 @@ impl HealthCheck {
         {
             return Some(probe.component);
         }
-        let url = issuer.openid_configuration_url();
+        // Where discovery looks, in its order: the first document that exists is the probe.
         let started = Instant::now();
-        let result = self
-            .http
-            .get_json::<Value>(IdpEndpoint::Discovery, &url)
-            .await;
+        let mut urls = issuer.metadata_urls().into_iter().peekable();
+        let (url, result) = loop {
+            let url = urls.next().unwrap_or_default();
+            let result = self
+                .http
+                .get_json::<Value>(IdpEndpoint::Discovery, &url)
+                .await;
+            let not_there = matches!(
+                &result,
+                Err(portcullis_core::http::FetchError::Status { status, .. })
+                    if (400..500).contains(status)
+            );
+            if !not_there || urls.peek().is_none() {
+                break (url, result);
+            }
+        };
         let mut details = Map::new();
         details.insert("url".into(), url.clone().into());
         details.insert(

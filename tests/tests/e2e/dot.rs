@@ -40,6 +40,10 @@ async fn introspection_against_django_oauth_toolkit_finds_its_appended_metadata(
     let without_scope = dot.token("hello:write", API).await;
     assert_eq!(service.hello(&without_scope).await.status, 403);
 
+    // Health finds the IdP where discovery does (there is no OpenID document).
+    let (status, body) = service.get_text("/health").await;
+    assert_eq!(status, 200, "{body}");
+
     // Revoked at the IdP: refused at once (no cache in this test).
     dot.revoke(&token).await;
     service
