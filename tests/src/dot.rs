@@ -65,22 +65,13 @@ impl Dot {
 
     /// A machine token of `portcullis-test` (client credentials) for `resource` (RFC 8707).
     pub async fn token(&self, scope: &str, resource: &str) -> String {
-        let response = self
-            .http
-            .post(format!("{}/token/", self.issuer))
-            .basic_auth("portcullis-test", Some("test-secret"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("scope", scope),
-                ("resource", resource),
-            ])
-            .send()
-            .await
-            .expect("token request");
-        let status = response.status();
-        let body: Value = response.json().await.expect("token response JSON");
-        assert!(status.is_success(), "token request failed: {status} {body}");
-        body["access_token"]
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("scope", scope),
+            ("resource", resource),
+        ];
+        let url = format!("{}/token/", self.issuer);
+        crate::token_request(&self.http, &url, &form).await["access_token"]
             .as_str()
             .expect("access_token")
             .to_owned()

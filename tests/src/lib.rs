@@ -44,6 +44,26 @@ pub fn decode_part(part: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
 }
 
+/// A token request as the client `portcullis-test` (HTTP Basic): the answer, which must be a
+/// success.
+pub(crate) async fn token_request(
+    http: &reqwest::Client,
+    url: &str,
+    form: &[(&str, &str)],
+) -> Value {
+    let response = http
+        .post(url)
+        .basic_auth("portcullis-test", Some("test-secret"))
+        .form(form)
+        .send()
+        .await
+        .expect("token request");
+    let status = response.status();
+    let body: Value = response.json().await.expect("token response JSON");
+    assert!(status.is_success(), "token request failed: {status} {body}");
+    body
+}
+
 /// A running test IdP.
 pub struct Idp {
     child: Option<Child>,
@@ -246,17 +266,7 @@ impl Idp {
         if let Some(resource) = resource {
             form.push(("resource", resource));
         }
-        let response = self
-            .http
-            .post(format!("{}/token", self.issuer))
-            .basic_auth("portcullis-test", Some("test-secret"))
-            .form(&form)
-            .send()
-            .await
-            .expect("token request");
-        let status = response.status();
-        let body: Value = response.json().await.expect("token response JSON");
-        assert!(status.is_success(), "token request failed: {status} {body}");
+        let body = token_request(&self.http, &format!("{}/token", self.issuer), &form).await;
         Tokens {
             access_token: body["access_token"]
                 .as_str()
@@ -269,22 +279,12 @@ impl Idp {
     /// A machine token (client credentials grant) of the client `portcullis-test`, for
     /// `resource` (a JWT for a JWT resource, else opaque).
     pub async fn client_credentials_token(&self, scope: &str, resource: &str) -> String {
-        let response = self
-            .http
-            .post(format!("{}/token", self.issuer))
-            .basic_auth("portcullis-test", Some("test-secret"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("scope", scope),
-                ("resource", resource),
-            ])
-            .send()
-            .await
-            .expect("token request");
-        let status = response.status();
-        let body: Value = response.json().await.expect("token response JSON");
-        assert!(status.is_success(), "token request failed: {status} {body}");
-        body["access_token"]
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("scope", scope),
+            ("resource", resource),
+        ];
+        token_request(&self.http, &format!("{}/token", self.issuer), &form).await["access_token"]
             .as_str()
             .expect("access_token")
             .to_owned()
@@ -569,6 +569,26 @@ impl Service {
             .await
             .expect("Portcullis builds");
         Self::serve(&portcullis).await
+    }
+
+    /// Builds Portcullis from `config` on a [`portcullis::core::ManualClock`] standing at the real
+    /// time now, and serves hello-api: the test moves the service's clock (cache deadlines, key
+    /// staleness) instead of sleeping. Tokens from a real IdP stay valid while the test keeps
+    /// the clock within their lifetime.
+    pub async fn start_with_clock(
+        config: PortcullisConfig,
+    ) -> (Self, portcullis::core::ManualClock) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let clock = portcullis::core::ManualClock::at_unix(now);
+        let portcullis = Portcullis::builder()
+            .config(config)
+            .clock(clock.clone())
+            .build()
+            .await
+            .expect("Portcullis builds");
+        (Self::serve(&portcullis).await, clock)
     }
 
     /// Serves hello-api with an already built Portcullis.

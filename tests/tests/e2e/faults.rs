@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
+use portcullis::PortcullisConfig;
+use portcullis::core::Secret;
 use portcullis::core::config::{Mode, UserinfoFailure};
-use portcullis::core::{ManualClock, Secret};
-use portcullis::{Portcullis, PortcullisConfig};
 use portcullis_e2e::fake_idp::{Endpoint, FakeIdp, Fault};
 use portcullis_e2e::{AUDIENCE, Idp, Kit, Service, introspect_config_for};
 
@@ -181,18 +181,7 @@ async fn cached_keys_outlive_an_idp_that_turns_hostile() {
     // Keys go stale after a second, so each round below sends a refresh to the hostile IdP. The
     // service's clock is the test's, so "stale" does not depend on sleeping long enough.
     config.jwks.refresh_interval = Duration::from_secs(1);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let clock = ManualClock::at_unix(now);
-    let portcullis = Portcullis::builder()
-        .config(config)
-        .clock(clock.clone())
-        .build()
-        .await
-        .unwrap();
-    let service = Service::serve(&portcullis).await;
+    let (service, clock) = Service::start_with_clock(config).await;
     assert_eq!(service.hello(&idp.token(AUDIENCE)).await.status, 200);
     for fault in FAULTS {
         idp.set(Endpoint::Discovery, fault);

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use portcullis::Portcullis;
+use portcullis::core::Secret;
 use portcullis::core::config::{ClientAuthMethod, Mode};
-use portcullis::core::{ManualClock, Secret};
 use portcullis_e2e::{Idp, Service, introspect_config_for};
 
 const OPAQUE: &str = "urn:portcullis:hello:opaque";
@@ -66,18 +66,7 @@ async fn a_revoked_token_gets_401_once_its_cache_entry_ends() {
     config.introspection.cache_ttl = Duration::from_secs(10);
     // The service's clock is the test's: "still cached" and "cache entry ended" do not depend
     // on where in a second the requests land.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let clock = ManualClock::at_unix(now);
-    let portcullis = Portcullis::builder()
-        .config(config)
-        .clock(clock.clone())
-        .build()
-        .await
-        .unwrap();
-    let service = Service::serve(&portcullis).await;
+    let (service, clock) = Service::start_with_clock(config).await;
     let token = idp
         .user_token("alice", "hello:read", Some(OPAQUE))
         .await

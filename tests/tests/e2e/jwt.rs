@@ -217,17 +217,10 @@ async fn during_a_key_overlap_both_keys_verify_and_a_removed_key_ends_with_the_n
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let clock = portcullis::core::ManualClock::at_unix(now);
     let mut config = config_for(&idp);
     // Keys are fresh for a minute (the least allowed), well within the tokens' five minutes.
     config.jwks.refresh_interval = Duration::from_secs(60);
-    let portcullis = Portcullis::builder()
-        .config(config)
-        .clock(clock.clone())
-        .build()
-        .await
-        .unwrap();
-    let service = Service::serve(&portcullis).await;
+    let (service, clock) = Service::start_with_clock(config).await;
     let before = idp
         .user_token("alice", "hello:read", Some("urn:portcullis:hello"))
         .await
