@@ -308,19 +308,7 @@ pub async fn discover(mut args: DiscoverArgs) -> u8 {
     let issuer_text = match &args.issuer {
         Some(issuer) => issuer.clone(),
         None => {
-            let configured = loader(&args.source).figment().and_then(|figment| {
-                figment
-                    .extract_inner::<PortcullisConfig>(portcullis::config::SECTION)
-                    .map_err(|e| {
-                        ConfigErrors(vec![portcullis::ConfigError {
-                            key: portcullis::config::SECTION.into(),
-                            value: None,
-                            reason: e.to_string(),
-                            source: None,
-                        }])
-                    })
-            });
-            let config = match configured {
+            let config = match loader(&args.source).load_unchecked() {
                 Ok(config) => config,
                 Err(errors) => {
                     eprintln!("portcullis discover: the configuration is invalid:\n{errors}");

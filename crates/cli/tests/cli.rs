@@ -353,6 +353,17 @@ async fn discover_lists_metadata_and_keys_and_checks_client_credentials() {
         "{}",
         stdout(&configured)
     );
+    // A typo in that configuration is reported as the service reports it: key, file and line.
+    let typo = config_dir(&format!("[portcullis]\nisuer = \"{}\"\n", idp.issuer))
+        .display()
+        .to_string();
+    let broken = run(args(&["discover", "--config-dir", &typo])).await;
+    assert_eq!(code(&broken), 3, "{}", stdout(&broken));
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(
+        stderr.contains("portcullis.isuer") && stderr.contains("default.toml:2"),
+        "{stderr}"
+    );
 
     // One reason and one status for refused credentials, as the service gives them.
     assert_eq!(

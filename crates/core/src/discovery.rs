@@ -134,6 +134,42 @@ impl IssuerUrl {
     }
 }
 
+/// The first metadata document that exists, searched in the order of
+/// [`IssuerUrl::metadata_urls`]: a 4xx means "not here, try the next place"; anything else ends
+/// the search. Discovery and the health probe both look this way.
+#[derive(Debug)]
+pub struct FirstDocument<T> {
+    /// The URL of the last place asked (the document's, when found).
+    pub url: String,
+    /// The places asked before it, each with what it answered (`<url> answered 404`).
+    pub tried: Vec<String>,
+    /// The document, or why the last place asked gave none.
+    pub result: Result<T, FetchError>,
+}
+
+impl<T: serde::de::DeserializeOwned> FirstDocument<T> {
+    /// Searches `issuer`'s metadata places with `http`.
+    pub async fn find(http: &HttpClient, issuer: &IssuerUrl) -> Self {
+        let mut tried = Vec::new();
+        let mut urls = issuer.metadata_urls().into_iter().peekable();
+        loop {
+            let url = urls.next().unwrap_or_default();
+            let result = http
+                .get_json::<T>(IdpEndpoint::Discovery, &url)
+                .await
+                .map(|fetched| fetched.value);
+            match &result {
+                Err(FetchError::Status { status, .. })
+                    if (400..500).contains(status) && urls.peek().is_some() =>
+                {
+                    tried.push(format!("{url} answered {status}"));
+                }
+                _ => return Self { url, tried, result },
+            }
+        }
+    }
+}
+
 /// Whether a URL's host is 127.0.0.0/8, ::1 or `localhost`.
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
@@ -294,8 +330,9 @@ impl Discovery {
     }
 
     /// An endpoint from the metadata. Some IdPs publish an endpoint (introspection, typically)
-    /// only in the RFC 8414 document: when the OpenID document lacks it, that one is read too,
-    /// once. `Ok(None)` when neither names it.
+    /// only in one of their documents: when the document discovery settled on lacks it, the
+    /// later places of [`IssuerUrl::metadata_urls`] are read too, once. `Ok(None)` when none
+    /// names it ([`Discovery::consulted`] says what was read).
     /// A discovered URL goes through the same scheme check as a configured one; one that fails
     /// it is a misconfiguration naming the document and the member, never called.
     pub async fn endpoint(&self, endpoint: Endpoint) -> Result<Option<String>, AuthError> {
@@ -435,33 +472,31 @@ impl Discovery {
     }
 
     async fn fetch(&self) -> Result<ProviderMetadata, AuthError> {
-        let mut tried = Vec::new();
-        for url in self.issuer.metadata_urls() {
-            match self
-                .http
-                .get_json::<ProviderMetadata>(IdpEndpoint::Discovery, &url)
-                .await
-            {
-                Ok(fetched) => {
-                    let metadata = ProviderMetadata {
-                        document: url,
-                        tried,
-                        ..fetched.value
-                    };
-                    check_issuer(&self.issuer, &metadata)?;
-                    return Ok(metadata);
-                }
-                Err(FetchError::Status { status, .. }) if (400..500).contains(&status) => {
-                    tried.push(format!("{url} answered {status}"));
-                }
-                Err(e) => return Err(unavailable(&e)),
+        let FirstDocument {
+            url,
+            mut tried,
+            result,
+        } = FirstDocument::<ProviderMetadata>::find(&self.http, &self.issuer).await;
+        match result {
+            Ok(document) => {
+                let metadata = ProviderMetadata {
+                    document: url,
+                    tried,
+                    ..document
+                };
+                check_issuer(&self.issuer, &metadata)?;
+                Ok(metadata)
             }
+            Err(FetchError::Status { status, .. }) if (400..500).contains(&status) => {
+                tried.push(format!("{url} answered {status}"));
+                Err(AuthError::misconfigured(format!(
+                    "portcullis.issuer = {:?} has no discovery document: {}; check the issuer (or set portcullis.jwks-uri)",
+                    self.issuer.as_str(),
+                    tried.join(", ")
+                )))
+            }
+            Err(e) => Err(unavailable(&e)),
         }
-        Err(AuthError::misconfigured(format!(
-            "portcullis.issuer = {:?} has no discovery document: {}; check the issuer (or set portcullis.jwks-uri)",
-            self.issuer.as_str(),
-            tried.join(", ")
-        )))
     }
 }
 

@@ -44,7 +44,9 @@ pub use authorize::{Authorizer, ScopeRequirement};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::PortcullisConfig;
 pub use context::{AuthContext, AuthRejection};
-pub use discovery::{Discovery, Endpoint, EndpointSource, IssuerUrl, ProviderMetadata};
+pub use discovery::{
+    Discovery, Endpoint, EndpointSource, FirstDocument, IssuerUrl, ProviderMetadata,
+};
 pub use enrich::{Enricher, NoEnrichment, UserInfo, UserinfoSource};
 pub use error::{AuthError, ErrorKind, ErrorRenderer, Rfc6750Renderer};
 pub use principal::Principal;

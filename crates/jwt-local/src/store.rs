@@ -123,10 +123,10 @@ impl JwksStore {
         self.background.load(Ordering::Acquire) || self.flight.in_flight() > 0
     }
 
-    /// Starts a background refresh when the cached keys are stale, for answers that do not
-    /// otherwise look at the keys (cached decisions): without it, a service whose traffic is all
-    /// cache hits would never refresh, and a key removed from the JWKS would keep its decisions
-    /// standing until the tokens expire. One atomic load while the keys are fresh.
+    /// Starts a background refresh when the cached keys are stale: the one staleness check, for
+    /// [`JwksStore::keys`] and for answers that never look at the keys (cached decisions), so a
+    /// service whose traffic is all cache hits still refreshes, and a key removed from the JWKS
+    /// ends its decisions. One atomic load while the keys are fresh.
     pub fn refresh_if_stale(self: &Arc<Self>, now_unix: i64) {
         if now_unix >= self.stale_at.load(Ordering::Relaxed) {
             self.refresh_in_background();
@@ -160,9 +160,7 @@ impl JwksStore {
     /// background refresh runs.
     pub async fn keys(self: &Arc<Self>) -> Result<Arc<CachedKeys>, AuthError> {
         if let Some(keys) = self.cached() {
-            if elapsed_since(self.clock.now(), keys.fetched_at) >= keys.max_age {
-                self.refresh_in_background();
-            }
+            self.refresh_if_stale(self.clock.unix_seconds());
             return Ok(keys);
         }
         if let Some(error) = self.recent_failure() {

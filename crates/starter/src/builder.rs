@@ -257,14 +257,14 @@ impl PortcullisBuilder {
     /// Builds the pipeline. With `discovery.eager`, fetches metadata and keys first.
     pub async fn build(self) -> Result<Portcullis, StartupError> {
         tell_if_the_log_goes_nowhere();
-        #[cfg_attr(
-            not(feature = "dev-issuer"),
-            allow(unused_mut, reason = "the dev issuer fills in the issuer")
-        )]
         #[cfg(feature = "dev-issuer")]
         let dev_may_stand_in = self.dev_issuer_for.is_some() && self.validator.is_none();
         #[cfg(not(feature = "dev-issuer"))]
         let dev_may_stand_in = false;
+        #[cfg_attr(
+            not(feature = "dev-issuer"),
+            allow(unused_mut, reason = "the dev issuer fills in the issuer")
+        )]
         let mut loaded = match self.loaded {
             Some(loaded) => loaded,
             None => {

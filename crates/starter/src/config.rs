@@ -313,6 +313,17 @@ impl ConfigLoader {
         }
     }
 
+    /// Reads the `[portcullis]` section without the checks across keys (a missing audience is
+    /// fine): for tools that need part of the configuration, such as `portcullis discover`.
+    /// Unknown keys and unreadable values are errors, reported as [`ConfigLoader::load`] does.
+    pub fn load_unchecked(&self) -> Result<PortcullisConfig, ConfigErrors> {
+        let figment = self.figment()?;
+        match extract_reporting_all(&figment) {
+            (Some(config), errors) if errors.is_empty() => Ok(config),
+            (_, errors) => Err(with_section_hint(&figment, ConfigErrors(errors))),
+        }
+    }
+
     fn load_section(&self) -> Result<LoadedConfig, ConfigErrors> {
         let figment = self.figment()?;
         let (config, mut errors) = extract_reporting_all(&figment);
@@ -381,7 +392,8 @@ fn extract_reporting_all(figment: &Figment) -> (Option<PortcullisConfig>, Vec<Co
     (None, errors)
 }
 
-/// The path of the value an error is about, from the root (`portcullis`, …), as in the data.
+/// The path of the value an error is about, from the root (`portcullis`, …), as in the data:
+/// for an unknown or missing key, the key itself (figment sometimes puts it in the path already).
 fn raw_key_path(figment: &Figment, error: &figment::Error) -> Vec<String> {
     let mut path = key_path(figment, &error.path);
     let field: Option<String> = match &error.kind {
@@ -440,47 +452,24 @@ struct Defaults {
 fn figment_errors(figment: &Figment, error: figment::Error) -> ConfigErrors {
     let mut errors = Vec::new();
     for e in error {
-        let mut path = key_path(figment, &e.path);
-        let (key, value, reason) = match &e.kind {
+        let key = raw_key_path(figment, &e).join(".");
+        let (value, reason) = match &e.kind {
             Kind::UnknownField(field, expected) => {
-                // figment sometimes puts the field in the path already.
-                if path.last() != Some(field) {
-                    path.push(field.clone());
-                }
                 let suggestion = nearest(field, expected)
                     .map(|s| format!("did you mean `{s}`?"))
                     .unwrap_or_else(|| format!("valid keys here: {}", expected.join(", ")));
-                (path.join("."), None, format!("unknown key; {suggestion}"))
+                (None, format!("unknown key; {suggestion}"))
             }
             Kind::UnknownVariant(variant, expected) => (
-                path.join("."),
                 Some(format!("{variant:?}")),
                 format!("unknown value; expected one of: {}", expected.join(", ")),
             ),
-            Kind::InvalidType(actual, expected) => {
-                let key = path.join(".");
-                (
-                    key.clone(),
-                    Some(mask(&key, actual)),
-                    format!("expected {expected}"),
-                )
+            Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
+                (Some(mask(&key, actual)), format!("expected {expected}"))
             }
-            Kind::InvalidValue(actual, expected) => {
-                let key = path.join(".");
-                (
-                    key.clone(),
-                    Some(mask(&key, actual)),
-                    format!("expected {expected}"),
-                )
-            }
-            Kind::MissingField(field) => {
-                if path.last().map(String::as_str) != Some(field.as_ref()) {
-                    path.push(field.to_string());
-                }
-                (path.join("."), None, "this key is required".into())
-            }
-            Kind::Message(message) => (path.join("."), None, message.clone()),
-            other => (path.join("."), None, other.to_string()),
+            Kind::MissingField(_) => (None, "this key is required".into()),
+            Kind::Message(message) => (None, message.clone()),
+            other => (None, other.to_string()),
         };
         // The original sources (a later round reads a copy of the data, without them).
         let source = figment

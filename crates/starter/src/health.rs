@@ -150,22 +150,8 @@ impl HealthCheck {
         }
         // Where discovery looks, in its order: the first document that exists is the probe.
         let started = Instant::now();
-        let mut urls = issuer.metadata_urls().into_iter().peekable();
-        let (url, result) = loop {
-            let url = urls.next().unwrap_or_default();
-            let result = self
-                .http
-                .get_json::<Value>(IdpEndpoint::Discovery, &url)
-                .await;
-            let not_there = matches!(
-                &result,
-                Err(portcullis_core::http::FetchError::Status { status, .. })
-                    if (400..500).contains(status)
-            );
-            if !not_there || urls.peek().is_none() {
-                break (url, result);
-            }
-        };
+        let portcullis_core::FirstDocument { url, result, .. } =
+            portcullis_core::FirstDocument::<Value>::find(&self.http, issuer).await;
         let mut details = Map::new();
         details.insert("url".into(), url.clone().into());
         details.insert(
@@ -173,8 +159,8 @@ impl HealthCheck {
             (started.elapsed().as_millis() as u64).into(),
         );
         let status = match result {
-            Ok(fetched) => {
-                let named = fetched.value.get("issuer").and_then(Value::as_str);
+            Ok(document) => {
+                let named = document.get("issuer").and_then(Value::as_str);
                 if named == Some(issuer.as_str()) {
                     Status::Up
                 } else {

@@ -129,6 +129,38 @@ async fn an_endpoint_only_in_the_appended_document_is_found_and_its_absence_name
 }
 
 #[tokio::test]
+async fn a_later_document_that_names_another_issuer_supplies_nothing() {
+    use portcullis_core::{Endpoint, EndpointSource};
+    // Mix-up: the OpenID document is the issuer's, the appended one claims another issuer and
+    // points introspection (with our client secret) at a host of its choosing.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let issuer = format!("{base}/o");
+    let oidc = json!({"issuer": issuer, "jwks_uri": format!("{base}/o/keys")});
+    let evil = json!({"issuer": "https://evil.example", "introspection_endpoint": "https://evil.example/steal"});
+    let app = Router::new()
+        .route(
+            "/o/.well-known/openid-configuration",
+            get(move || std::future::ready(axum::Json(oidc.clone()))),
+        )
+        .route(
+            "/o/.well-known/oauth-authorization-server",
+            get(move || std::future::ready(axum::Json(evil.clone()))),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let found = Arc::new(discovery(&issuer, &ManualClock::at_unix(0)));
+    let error = EndpointSource::Discovered(found, Endpoint::Introspection)
+        .resolve()
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Misconfigured);
+    assert!(
+        error.detail().unwrap().contains("evil.example"),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
 async fn no_document_at_any_place_names_each_url_and_the_issuer_setting() {
     let url = serve(Router::new()).await;
     let error = discovery(&url, &ManualClock::at_unix(0))
