@@ -88,7 +88,12 @@ function resourceServerInfo(resource) {
     'urn:portcullis:orders': { audience: 'urn:portcullis:orders', alg: 'ES256' },
     'urn:portcullis:inventory': { audience: 'urn:portcullis:inventory', alg: 'ES256' },
   };
-  const v = variants[resource];
+  // A service on loopback named by its own URL (RFC 9728: the resource a client read from the
+  // service's metadata): a JWT whose audience is that URL.
+  const loopback = /^http:\/\/127\.0\.0\.1:\d+(\/[^?#]*)?$/.test(resource)
+    ? { audience: resource, alg: 'RS256' }
+    : undefined;
+  const v = variants[resource] ?? loopback;
   if (!v) throw new errors.InvalidTarget(`unknown resource ${resource}`);
   return {
     scope: API_SCOPES,

@@ -551,6 +551,8 @@ pub struct Service {
     pub url: String,
     /// A client for it.
     pub http: reqwest::Client,
+    /// The RFC 9728 metadata URL every challenge must name (`None`: turned off).
+    pub metadata_url: Option<String>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -593,19 +595,63 @@ impl Service {
 
     /// Serves hello-api with an already built Portcullis.
     pub async fn serve(portcullis: &Portcullis) -> Self {
-        Self::serve_router(hello_api::app(portcullis)).await
+        let mut service = Self::serve_router(hello_api::app(portcullis)).await;
+        service.metadata_url = Self::metadata_url_of(portcullis, service.metadata_url.take());
+        service
     }
 
-    /// Serves any router on a free loopback port.
+    /// The metadata URL `portcullis` names in challenges to this service (`origin_default`: the
+    /// one for the request's origin).
+    fn metadata_url_of(portcullis: &Portcullis, origin_default: Option<String>) -> Option<String> {
+        let metadata = &portcullis.config().resource_metadata;
+        match (&metadata.resource, metadata.enabled) {
+            (_, false) => None,
+            (Some(resource), true) => {
+                let location = portcullis::core::resource::ResourceLocation::configured(resource)
+                    .expect("a resource the configuration check accepted");
+                Some(
+                    location
+                        .metadata_url_for(
+                            &axum::http::Uri::from_static("/"),
+                            &axum::http::HeaderMap::new(),
+                        )
+                        .expect("configured")
+                        .into_owned(),
+                )
+            }
+            (None, true) => origin_default,
+        }
+    }
+
+    /// Builds Portcullis from `config` and serves hello-api on `listener` (bound before, so that
+    /// the configuration can name the service's own URL).
+    pub async fn start_on(listener: tokio::net::TcpListener, config: PortcullisConfig) -> Self {
+        let portcullis = Portcullis::builder()
+            .config(config)
+            .build()
+            .await
+            .expect("Portcullis builds");
+        let mut service = Self::serve_router_on(listener, hello_api::app(&portcullis));
+        service.metadata_url = Self::metadata_url_of(&portcullis, service.metadata_url.take());
+        service
+    }
+
+    /// Serves any router on a free loopback port; its Portcullis is expected to publish the
+    /// metadata for the request's origin (the default).
     pub async fn serve_router(app: axum::Router) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
+        Self::serve_router_on(listener, app)
+    }
+
+    fn serve_router_on(listener: tokio::net::TcpListener, app: axum::Router) -> Self {
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         Self {
+            metadata_url: Some(format!("{url}/.well-known/oauth-protected-resource")),
             url,
             http: reqwest::Client::new(),
             server,
@@ -614,7 +660,7 @@ impl Service {
 
     /// `GET /hello` with `Authorization: Bearer <token>`.
     pub async fn hello(&self, token: &str) -> Reply {
-        Reply::from(
+        self.reply(
             self.http
                 .get(format!("{}/hello", self.url))
                 .bearer_auth(token)
@@ -631,12 +677,12 @@ impl Service {
             .http
             .request(method, format!("{}{path}", self.url))
             .bearer_auth(token);
-        Reply::from(request.send().await.expect("request")).await
+        self.reply(request.send().await.expect("request")).await
     }
 
     /// `GET /me` with `Authorization: Bearer <token>`.
     pub async fn me(&self, token: &str) -> Reply {
-        Reply::from(
+        self.reply(
             self.http
                 .get(format!("{}/me", self.url))
                 .bearer_auth(token)
@@ -668,7 +714,40 @@ impl Service {
                 reqwest::header::HeaderValue::from_bytes(value).expect("header bytes"),
             );
         }
-        Reply::from(request.send().await.expect("request")).await
+        self.reply(request.send().await.expect("request")).await
+    }
+}
+
+impl Service {
+    /// Reads a response; its challenge must name this service's metadata URL (RFC 9728), which
+    /// [`Reply::challenge`] then leaves out so that cases compare the rest exactly.
+    async fn reply(&self, response: reqwest::Response) -> Reply {
+        let mut reply = Reply::from(response).await;
+        if let Some(challenge) = reply.challenge.take() {
+            reply.challenge = Some(without_metadata(&challenge, self.metadata_url.as_deref()));
+        }
+        reply
+    }
+}
+
+/// `challenge` without its `resource_metadata` parameter, which must be `expected` (and absent
+/// when nothing is expected).
+#[track_caller]
+fn without_metadata(challenge: &str, expected: Option<&str>) -> String {
+    let Some(expected) = expected else {
+        assert!(
+            !challenge.contains("resource_metadata="),
+            "no metadata is published, yet the challenge names some: {challenge}"
+        );
+        return challenge.to_owned();
+    };
+    let param = format!("resource_metadata=\"{expected}\"");
+    let rest = challenge
+        .strip_suffix(&format!(", {param}"))
+        .or_else(|| challenge.strip_suffix(&format!(" {param}")));
+    match rest {
+        Some(rest) => rest.to_owned(),
+        None => panic!("the challenge must end with {param}: {challenge}"),
     }
 }
 
@@ -677,7 +756,8 @@ impl Service {
 pub struct Reply {
     /// Status code.
     pub status: u16,
-    /// `WWW-Authenticate`, when present.
+    /// `WWW-Authenticate`, when present; from a [`Service`], without the `resource_metadata`
+    /// parameter it was checked to carry.
     pub challenge: Option<String>,
     /// `Retry-After`, when present.
     pub retry_after: Option<String>,

@@ -450,6 +450,23 @@ client-secret = "do-not-print-me"
         "***"
     );
     assert!(!stdout(&output).contains("do-not-print-me"));
+    // An unset key whose default is not a value says what is in effect.
+    let resource = entry("portcullis.resource-metadata.resource");
+    assert_eq!(resource["value"], serde_json::Value::Null);
+    assert_eq!(
+        resource["source"],
+        "default: the origin each request reached, http://{Host} for a loopback host, https://{Host} otherwise",
+        "{report}"
+    );
+    let text = run(args(&["config", "--config-dir", &dir_arg])).await;
+    assert!(
+        stdout(&text)
+            .lines()
+            .any(|l| l.starts_with("portcullis.resource-metadata.resource ")
+                && l.contains("(default: the origin each request reached")),
+        "{}",
+        stdout(&text)
+    );
 }
 
 #[tokio::test]

@@ -86,10 +86,11 @@ pub enum ShowDetails {
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ResourceMetadataConfig {
     /// Serve `/.well-known/oauth-protected-resource` and name it in every challenge
-    /// (`resource_metadata`). Needs a resource identifier.
+    /// (`resource_metadata`).
     pub enabled: bool,
-    /// This API's resource identifier (an https URL). Default: the first audience that is an
-    /// http(s) URL.
+    /// This API's resource identifier: its public URL as clients reach it (an https URL).
+    /// Default: the origin each request reached (`http://{Host}` for a loopback host,
+    /// `https://{Host}` otherwise).
     pub resource: Option<String>,
     /// Scopes to announce besides the ones routes and rules require.
     pub scopes_supported: Vec<String>,
@@ -108,30 +109,6 @@ impl Default for ResourceMetadataConfig {
             resource_name: None,
             resource_documentation: None,
         }
-    }
-}
-
-impl PortcullisConfig {
-    /// The RFC 9728 resource identifier: `resource-metadata.resource`, else the first audience
-    /// that is an http(s) URL without fragment. `None` when metadata is disabled or no identifier
-    /// is known.
-    pub fn resource_identifier(&self) -> Option<&str> {
-        if !self.resource_metadata.enabled {
-            return None;
-        }
-        if let Some(resource) = &self.resource_metadata.resource {
-            return Some(resource);
-        }
-        self.audience
-            .iter()
-            .find(|aud| {
-                url::Url::parse(aud).is_ok_and(|u| {
-                    matches!(u.scheme(), "https" | "http")
-                        && u.fragment().is_none()
-                        && u.host().is_some()
-                })
-            })
-            .map(String::as_str)
     }
 }
 

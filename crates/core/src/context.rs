@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::Response;
 
-use crate::error::{AuthError, ErrorKind, ErrorRenderer, Rfc6750Renderer};
+use crate::error::{AuthError, ChallengeContext, ErrorKind, ErrorRenderer, Rfc6750Renderer};
 use crate::principal::Principal;
 
 /// Inserted into the request extensions by the authentication layer, whether or not the request
@@ -27,6 +27,8 @@ pub struct ContextShared {
     pub userinfo: Option<Arc<dyn crate::enrich::UserinfoSource>>,
     /// Where refusals raised after the layer are counted.
     pub telemetry: Option<Arc<crate::observe::Telemetry>>,
+    /// Where the RFC 9728 metadata is, for the challenges; `None` when none is published.
+    pub resource: Option<crate::resource::ResourceLocation>,
 }
 
 impl AuthContext {
@@ -66,6 +68,11 @@ impl AuthContext {
     pub fn telemetry(&self) -> Option<&Arc<crate::observe::Telemetry>> {
         self.shared.telemetry.as_ref()
     }
+
+    /// Where the RFC 9728 metadata is, when it is published.
+    pub fn resource(&self) -> Option<&crate::resource::ResourceLocation> {
+        self.shared.resource.as_ref()
+    }
 }
 
 impl std::fmt::Debug for AuthContext {
@@ -91,14 +98,26 @@ pub fn principal_of(extensions: &http::Extensions) -> Option<&Principal> {
 pub struct AuthRejection {
     error: AuthError,
     context: Option<AuthContext>,
+    resource_metadata: Option<String>,
 }
 
 impl AuthRejection {
-    /// Wraps an error with the request's context.
-    pub fn new(error: AuthError, context: Option<&AuthContext>) -> Self {
+    /// Wraps an error with the request's context; `uri` and `headers` are the request's, for the
+    /// metadata URL its challenge names.
+    pub fn new(
+        error: AuthError,
+        context: Option<&AuthContext>,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+    ) -> Self {
+        let resource_metadata = context
+            .and_then(AuthContext::resource)
+            .and_then(|resource| resource.metadata_url_for(uri, headers))
+            .map(std::borrow::Cow::into_owned);
         Self {
             error,
             context: context.cloned(),
+            resource_metadata,
         }
     }
 
@@ -111,6 +130,7 @@ impl AuthRejection {
         Self {
             error,
             context: None,
+            resource_metadata: None,
         }
     }
 
@@ -125,9 +145,11 @@ impl AuthRejection {
         if let Some(telemetry) = self.context.as_ref().and_then(AuthContext::telemetry) {
             telemetry.validation(Err(&self.error));
         }
+        let challenge =
+            ChallengeContext::none().with_resource_metadata(self.resource_metadata.as_deref());
         match &self.context {
-            Some(context) => context.renderer().render(&self.error),
-            None => Rfc6750Renderer::new().render(&self.error),
+            Some(context) => context.renderer().render(&self.error, &challenge),
+            None => Rfc6750Renderer::new().render(&self.error, &challenge),
         }
     }
 }

@@ -30,6 +30,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
             Some(context) => Err(AuthRejection::new(
                 AuthError::missing_token(),
                 Some(context),
+                &parts.uri,
+                &parts.headers,
             )),
             None => Err(AuthRejection::layer_missing("the Principal extractor")),
         }
@@ -73,13 +75,15 @@ impl<S: Send + Sync> FromRequestParts<S> for UserInfo {
                     "the UserInfo extractor needs a userinfo endpoint: the issuer's metadata names none; set portcullis.userinfo.endpoint",
                 ),
                 context,
+                &parts.uri,
+                &parts.headers,
             ));
         };
         source
             .userinfo(&principal)
             .await
             .map(UserInfo)
-            .map_err(|error| AuthRejection::new(error, context))
+            .map_err(|error| AuthRejection::new(error, context, &parts.uri, &parts.headers))
     }
 }
 
@@ -91,7 +95,12 @@ impl<S: Send + Sync, R: ScopeRequirement> FromRequestParts<S> for RequireScopes<
         let context = parts.extensions.get::<AuthContext>();
         let Some(principal) = principal_of(&parts.extensions) else {
             return Err(match context {
-                Some(context) => AuthRejection::new(AuthError::missing_token(), Some(context)),
+                Some(context) => AuthRejection::new(
+                    AuthError::missing_token(),
+                    Some(context),
+                    &parts.uri,
+                    &parts.headers,
+                ),
                 None => AuthRejection::layer_missing(
                     "a scope requirement (#[requires_scopes] or RequireScopes)",
                 ),
@@ -99,7 +108,7 @@ impl<S: Send + Sync, R: ScopeRequirement> FromRequestParts<S> for RequireScopes<
         };
         R::POLICY
             .check(principal)
-            .map_err(|error| AuthRejection::new(error, context))?;
+            .map_err(|error| AuthRejection::new(error, context, &parts.uri, &parts.headers))?;
         Ok(RequireScopes::granted(principal.clone()))
     }
 }

@@ -32,6 +32,7 @@ pub mod mapping;
 pub mod observe;
 pub mod principal;
 pub mod resolve;
+pub mod resource;
 pub mod rules;
 pub mod scope;
 pub mod secret;
@@ -48,7 +49,7 @@ pub use discovery::{
     Discovery, Endpoint, EndpointSource, FirstDocument, IssuerUrl, ProviderMetadata,
 };
 pub use enrich::{Enricher, NoEnrichment, UserInfo, UserinfoSource};
-pub use error::{AuthError, ErrorKind, ErrorRenderer, Rfc6750Renderer};
+pub use error::{AuthError, ChallengeContext, ErrorKind, ErrorRenderer, Rfc6750Renderer};
 pub use principal::Principal;
 pub use resolve::{HeaderTokenResolver, TokenResolver};
 pub use scope::{Matching, ScopePolicy, ScopeToken, Scopes, Target};

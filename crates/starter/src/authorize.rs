@@ -162,7 +162,8 @@ where
             }
         };
         if let Err(error) = decision {
-            let response: Response<Body> = AuthRejection::new(error, context).into_response();
+            let response: Response<Body> =
+                AuthRejection::new(error, context, &parts.uri, &parts.headers).into_response();
             return Either::Right(ready(Ok(response)));
         }
         // Decided synchronously: the service that was polled ready takes the request.

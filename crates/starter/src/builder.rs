@@ -342,9 +342,6 @@ impl PortcullisBuilder {
                 if let Some(realm) = &config.realm {
                     renderer = renderer.with_realm(realm.clone());
                 }
-                if let Some(metadata) = &metadata {
-                    renderer = renderer.with_resource_metadata(metadata.url());
-                }
                 Arc::new(renderer)
             }
         };

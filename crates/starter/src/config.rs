@@ -120,13 +120,31 @@ impl LoadedConfig {
                 } else {
                     value
                 };
+                let mut source = self.source_of(&key);
+                if let Some(effective) = self.effective_default(&key, &value) {
+                    source = format!("{source}: {effective}");
+                }
                 ConfigEntry {
-                    source: self.source_of(&key),
+                    source,
                     key: format!("{SECTION}.{key}"),
                     value,
                 }
             })
             .collect()
+    }
+
+    /// What an unset key means in effect, where that is not the value itself.
+    fn effective_default(&self, key: &str, value: &serde_json::Value) -> Option<&'static str> {
+        match key {
+            "resource-metadata.resource" if value.is_null() => {
+                Some(if self.config.resource_metadata.enabled {
+                    "the origin each request reached, http://{Host} for a loopback host, https://{Host} otherwise"
+                } else {
+                    "no metadata (resource-metadata.enabled = false)"
+                })
+            }
+            _ => None,
+        }
     }
 
     /// Turns the problems `PortcullisConfig::check` finds into errors with sources.

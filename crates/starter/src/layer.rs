@@ -102,8 +102,9 @@ where
         let shared = &self.shared;
         if let Some(metadata) = shared.pipeline.resource_metadata()
             && metadata.is_request_for(request.method(), request.uri().path())
+            && let Some(response) = metadata.response(request.uri(), request.headers())
         {
-            let response = metadata.response().map(Body::from);
+            let response = response.map(Body::from);
             return Either::Right(Box::pin(async move { Ok(response) }));
         }
         if let Some(principal) = shared.pipeline.admit_cached(&request, &shared.rules) {
@@ -123,7 +124,8 @@ where
                 Ok(Some(principal)) => shared.context.with_principal(principal),
                 Ok(None) => shared.context.clone(),
                 Err(error) => {
-                    return Ok(shared.pipeline.renderer().render(&error).map(Body::from));
+                    let response = shared.pipeline.render(&error, &parts.uri, &parts.headers);
+                    return Ok(response.map(Body::from));
                 }
             };
             parts.extensions.insert(context);

@@ -1,25 +1,24 @@
 //! RFC 9728 protected-resource metadata: the document at
-//! `/.well-known/oauth-protected-resource`, served by the authentication layer itself, and the
-//! URL that every challenge names in `resource_metadata`.
+//! `/.well-known/oauth-protected-resource`, served by the authentication layer itself, for the
+//! configured resource identifier or, without one, for the origin each request reached (see
+//! [`ResourceLocation`]).
 
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderValue, Method, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
 use portcullis_core::config::PortcullisConfig;
 use portcullis_core::rules::RuleSet;
 use serde_json::{Map, Value};
 
-/// The RFC 9728 well-known suffix.
-pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
+use portcullis_core::resource::ResourceLocation;
+pub use portcullis_core::resource::WELL_KNOWN;
 
 /// What this service announces about itself.
 #[derive(Debug, Clone)]
 pub struct ProtectedResource {
-    resource: String,
-    path: String,
-    url: String,
+    location: ResourceLocation,
     authorization_servers: Vec<String>,
     bearer_methods: Vec<&'static str>,
     fixed_scopes: BTreeSet<String>,
@@ -28,24 +27,23 @@ pub struct ProtectedResource {
 }
 
 impl ProtectedResource {
-    /// The metadata for `config`, when a resource identifier is known (see
-    /// [`PortcullisConfig::resource_identifier`]).
+    /// The metadata for `config`, unless `resource-metadata.enabled = false`: for the configured
+    /// resource identifier, else for each request's own origin.
     pub fn from_config(config: &PortcullisConfig, rules: &RuleSet) -> Option<Self> {
-        let resource = config.resource_identifier()?;
-        let parsed = url::Url::parse(resource).ok()?;
-        // §3.1: the well-known string goes between the host and the path.
-        let resource_path = parsed.path().trim_end_matches('/');
-        let path = format!("{WELL_KNOWN}{resource_path}");
-        let origin = parsed.origin().ascii_serialization();
+        if !config.resource_metadata.enabled {
+            return None;
+        }
+        let location = match &config.resource_metadata.resource {
+            Some(resource) => ResourceLocation::configured(resource)?,
+            None => ResourceLocation::RequestOrigin,
+        };
         let mut bearer_methods = vec!["header"];
         if config.token.allow_query_parameter {
             bearer_methods.push("query");
         }
         let m = &config.resource_metadata;
         Some(Self {
-            resource: resource.to_owned(),
-            url: format!("{origin}{path}"),
-            path,
+            location,
             authorization_servers: config.issuer.iter().cloned().collect(),
             bearer_methods,
             fixed_scopes: m
@@ -59,29 +57,24 @@ impl ProtectedResource {
         })
     }
 
-    /// The resource identifier.
-    pub fn resource(&self) -> &str {
-        &self.resource
-    }
-
-    /// The absolute metadata URL (the challenges' `resource_metadata`).
-    pub fn url(&self) -> &str {
-        &self.url
+    /// Where the resource is: configured, or each request's origin.
+    pub fn location(&self) -> &ResourceLocation {
+        &self.location
     }
 
     /// The path the layer answers on.
     pub fn path(&self) -> &str {
-        &self.path
+        self.location.metadata_path()
     }
 
     /// Whether a request asks for the document.
     pub fn is_request_for(&self, method: &Method, path: &str) -> bool {
-        (method == Method::GET || method == Method::HEAD) && path == self.path
+        (method == Method::GET || method == Method::HEAD) && path == self.path()
     }
 
-    /// The document: scopes from configuration, from the access rules and from every route
-    /// requirement declared in this process so far.
-    pub fn document(&self) -> Value {
+    /// The document for `resource`: scopes from configuration, from the access rules and from
+    /// every route requirement declared in this process so far.
+    pub fn document(&self, resource: &str) -> Value {
         let mut scopes = self.fixed_scopes.clone();
         scopes.extend(
             portcullis_core::scope::declared()
@@ -89,7 +82,7 @@ impl ProtectedResource {
                 .map(|s| s.as_str().to_owned()),
         );
         let mut doc = Map::new();
-        doc.insert("resource".into(), self.resource.clone().into());
+        doc.insert("resource".into(), resource.into());
         doc.insert(
             "authorization_servers".into(),
             self.authorization_servers.clone().into(),
@@ -116,14 +109,16 @@ impl ProtectedResource {
         Value::Object(doc)
     }
 
-    /// The response to a metadata request.
-    pub fn response(&self) -> Response<Bytes> {
-        let body = serde_json::to_vec(&self.document()).unwrap_or_default();
+    /// The response to a metadata request; `None` when the resource comes from the request and
+    /// the request names no usable host.
+    pub fn response(&self, uri: &Uri, headers: &HeaderMap) -> Option<Response<Bytes>> {
+        let resource = self.location.resource_for(uri, headers)?;
+        let body = serde_json::to_vec(&self.document(&resource)).unwrap_or_default();
         let mut response = Response::new(Bytes::from(body));
         *response.status_mut() = StatusCode::OK;
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("max-age=300"));
-        response
+        let out = response.headers_mut();
+        out.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        out.insert(CACHE_CONTROL, HeaderValue::from_static("max-age=300"));
+        Some(response)
     }
 }

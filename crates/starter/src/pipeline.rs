@@ -11,8 +11,8 @@ use tracing::Instrument as _;
 use crate::metadata::ProtectedResource;
 use portcullis_core::explain::Step;
 use portcullis_core::{
-    AuthContext, AuthError, Enricher, ErrorRenderer, Principal, TokenResolver, TokenValidator,
-    UserinfoSource,
+    AuthContext, AuthError, ChallengeContext, Enricher, ErrorRenderer, Principal, TokenResolver,
+    TokenValidator, UserinfoSource,
 };
 use tracing::field::Empty;
 
@@ -241,6 +241,7 @@ impl Pipeline {
             renderer: self.renderer.clone(),
             userinfo: self.userinfo.clone(),
             telemetry: Some(self.telemetry.clone()),
+            resource: self.metadata.as_ref().map(|m| m.location().clone()),
         })
     }
 
@@ -257,6 +258,22 @@ impl Pipeline {
     /// The renderer for error responses.
     pub fn renderer(&self) -> &Arc<dyn ErrorRenderer> {
         &self.renderer
+    }
+
+    /// The response refusing a request (`uri` and `headers` are the request's: its challenge
+    /// names the metadata URL of the host it reached).
+    pub fn render(
+        &self,
+        error: &AuthError,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+    ) -> http::Response<bytes::Bytes> {
+        let url = self
+            .metadata
+            .as_ref()
+            .and_then(|m| m.location().metadata_url_for(uri, headers));
+        let context = ChallengeContext::none().with_resource_metadata(url.as_deref());
+        self.renderer.render(error, &context)
     }
 }
 

@@ -82,39 +82,39 @@ impl<'a> Wiring<'a> {
         self.http.telemetry()
     }
 
-    /// The RFC 9728 metadata, when a resource identifier is known.
+    /// The RFC 9728 metadata, unless turned off.
     pub(crate) fn resource_metadata(
         &self,
         rules: &RuleSet,
     ) -> Option<Arc<crate::metadata::ProtectedResource>> {
         let config = self.config();
-        match crate::metadata::ProtectedResource::from_config(config, rules) {
-            Some(metadata) => {
+        let Some(metadata) = crate::metadata::ProtectedResource::from_config(config, rules) else {
+            tracing::info!(
+                "portcullis: no protected-resource metadata (RFC 9728): portcullis.resource-metadata.enabled = false ({})",
+                self.source("resource-metadata.enabled")
+            );
+            return None;
+        };
+        match &config.resource_metadata.resource {
+            Some(resource) => {
                 tracing::info!(
-                    "portcullis: protected-resource metadata (RFC 9728) for {} at {}, named in every challenge ({})",
-                    metadata.resource(),
-                    metadata.url(),
-                    if config.resource_metadata.resource.is_some() {
-                        self.source("resource-metadata.resource")
-                    } else {
-                        format!("the audience, {}", self.source("audience"))
-                    }
+                    "portcullis: protected-resource metadata (RFC 9728) for {resource} at {}, named in every challenge (portcullis.resource-metadata.resource, {})",
+                    metadata.path(),
+                    self.source("resource-metadata.resource")
                 );
-                Some(Arc::new(metadata))
+                if !config.audience.iter().any(|aud| aud == resource) {
+                    tracing::info!(
+                        "portcullis: clients that ask the authorization server for a token for {resource} (RFC 8707 `resource`) get `aud` = {resource}, which portcullis.audience ({}) does not accept; add it to the audience if such clients call this API",
+                        self.source("audience")
+                    );
+                }
             }
-            None if !config.resource_metadata.enabled => {
-                tracing::info!(
-                    "portcullis: no protected-resource metadata (portcullis.resource-metadata.enabled = false)"
-                );
-                None
-            }
-            None => {
-                tracing::info!(
-                    "portcullis: no protected-resource metadata (RFC 9728): set portcullis.resource-metadata.resource to this API's https URL (no audience is one)"
-                );
-                None
-            }
+            None => tracing::info!(
+                "portcullis: protected-resource metadata (RFC 9728) at {}, for the origin each request reaches (http://{{Host}} for loopback hosts, https://{{Host}} otherwise), named in every challenge; behind a proxy, set portcullis.resource-metadata.resource to this API's public URL",
+                metadata.path()
+            ),
         }
+        Some(Arc::new(metadata))
     }
 
     /// The health check, sharing the components' HTTP client and telemetry.

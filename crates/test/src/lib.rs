@@ -138,6 +138,7 @@ impl<B> RequestExt for http::Request<B> {
             renderer: Arc::new(portcullis::core::Rfc6750Renderer::new()),
             userinfo: None,
             telemetry: None,
+            resource: None,
         });
         extensions.insert(context.with_principal(principal));
         self

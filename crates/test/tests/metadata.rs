@@ -97,12 +97,104 @@ async fn every_challenge_names_the_metadata() {
     assert!(challenge.unwrap().contains("resource_metadata="));
 }
 
+fn from_host(path: &str, host: &str) -> axum::http::Request<axum::body::Body> {
+    let mut request = get_req(path);
+    request.headers_mut().insert("host", host.parse().unwrap());
+    request
+}
+
 #[tokio::test]
-async fn without_a_resource_identifier_nothing_is_published() {
+async fn without_a_resource_the_origin_each_request_reached_is_published() {
     let issuer = MockIssuer::start().await.unwrap();
     // The audience api://test is not a URL, and no resource is configured.
     let app = metadata_app(&issuer, None).await;
-    let (status, _, challenge) = call(&app, get_req("/.well-known/oauth-protected-resource")).await;
+    for (host, origin) in [
+        ("127.0.0.1:3000", "http://127.0.0.1:3000"),
+        ("localhost:8080", "http://localhost:8080"),
+        ("Orders.Example.com", "https://orders.example.com"),
+    ] {
+        let metadata_url = format!("{origin}/.well-known/oauth-protected-resource");
+        let (status, body, _) = call(
+            &app,
+            from_host("/.well-known/oauth-protected-resource", host),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{host}: {body}");
+        let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(doc["resource"], origin, "{host}");
+        assert_eq!(
+            doc["authorization_servers"],
+            serde_json::json!([issuer.issuer()])
+        );
+        let (status, _, challenge) = call(&app, from_host("/orders", host)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            challenge.as_deref(),
+            Some(format!("Bearer resource_metadata=\"{metadata_url}\"").as_str()),
+            "{host}"
+        );
+        // Refusals raised after the layer (a route requirement) name it too.
+        let request = from_host("/stock", host).with_jwt(MockJwt::subject("x"));
+        let (status, _, challenge) = call(&app, request).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let challenge = challenge.unwrap();
+        assert!(
+            challenge.starts_with("Bearer error=\"insufficient_scope\"")
+                && challenge.ends_with(&format!(", resource_metadata=\"{metadata_url}\"")),
+            "{challenge}"
+        );
+    }
+    // The configured path form is not served when the resource has no path.
+    let (status, _, _) = call(
+        &app,
+        from_host(
+            "/.well-known/oauth-protected-resource/api",
+            "127.0.0.1:3000",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_request_without_a_usable_host_gets_no_metadata_url() {
+    let issuer = MockIssuer::start().await.unwrap();
+    let app = metadata_app(&issuer, None).await;
+    for host in [None, Some("evil.example/x"), Some("user@evil.example")] {
+        let request = |path: &str| match host {
+            Some(host) => from_host(path, host),
+            None => get_req(path),
+        };
+        let (status, _, challenge) = call(&app, request("/orders")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{host:?}");
+        assert_eq!(challenge.as_deref(), Some("Bearer"), "{host:?}");
+        // No document for an unknown origin: the request is an ordinary one, and needs a token.
+        let (status, _, challenge) =
+            call(&app, request("/.well-known/oauth-protected-resource")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{host:?}");
+        assert_eq!(challenge.as_deref(), Some("Bearer"), "{host:?}");
+    }
+}
+
+#[tokio::test]
+async fn turned_off_nothing_is_published() {
+    let issuer = MockIssuer::start().await.unwrap();
+    let mut config = issuer.config();
+    config.resource_metadata.enabled = false;
+    let portcullis = Portcullis::builder()
+        .config(config)
+        .test_authentication()
+        .build()
+        .await
+        .unwrap();
+    let app = Router::new()
+        .route("/orders", get(orders))
+        .layer(portcullis.layer());
+    let (status, _, challenge) = call(
+        &app,
+        from_host("/.well-known/oauth-protected-resource", "127.0.0.1:3000"),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(challenge.as_deref(), Some("Bearer"));
 }

@@ -27,8 +27,12 @@ use portcullis::{
 use serde_json::{Value, json};
 
 /// The application's routes, protected by `portcullis`.
+///
+/// The layer is applied to the whole router, so it also sees the paths no route matches: it
+/// answers `GET /.well-known/oauth-protected-resource` (RFC 9728) there. Routes added after it
+/// (`/health`) are public.
 pub fn app(portcullis: &Portcullis) -> Router {
-    let protected = Router::new()
+    Router::new()
         .route("/greetings/layered", get(layered))
         .route_layer(require_scopes(["hello:read"]))
         .route("/hello", get(hello))
@@ -38,19 +42,15 @@ pub fn app(portcullis: &Portcullis) -> Router {
         .route("/greetings", axum::routing::post(create_greeting))
         .route("/greetings/admin", get(admin))
         .route("/me", get(me))
-        .layer(portcullis.layer());
-    Router::new()
+        .layer(portcullis.layer())
         .route("/health", get(health))
         .with_state(portcullis.clone())
-        .merge(protected)
 }
 
 /// [`app`] plus `GET /metrics` in Prometheus text format, rendered by `metrics`.
 pub fn app_with_metrics(portcullis: &Portcullis, metrics: PrometheusHandle) -> Router {
-    let scrape = Router::new()
-        .route("/metrics", get(render_metrics))
-        .with_state((portcullis.clone(), metrics));
-    app(portcullis).merge(scrape)
+    let scrape = get(render_metrics).with_state((portcullis.clone(), metrics));
+    app(portcullis).route("/metrics", scrape)
 }
 
 /// Installs the process-wide Prometheus recorder. Call it before building Portcullis: its hot-path

@@ -39,16 +39,19 @@ impl Drop for Running {
     }
 }
 
-fn get(url: &str, token: &str) -> String {
+fn get(url: &str, token: Option<&str>) -> String {
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_once('/').unwrap();
     let mut stream = TcpStream::connect(host).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
+    let authorization = token
+        .map(|token| format!("Authorization: Bearer {token}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
-        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\n{authorization}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();
@@ -88,11 +91,36 @@ fn with_zero_configuration_on_loopback_it_serves_with_the_development_issuer() {
         url.starts_with("http://127.0.0.1:") && !url.contains(":0/"),
         "{url}"
     );
-    let response = get(url, token);
+    let response = get(url, Some(token));
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("dev-user"), "{response}");
-    let refused = get(url, "not-a-token");
+    let refused = get(url, Some("not-a-token"));
     assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+
+    // RFC 9728 with zero configuration: the challenge names this service's own metadata, which
+    // the service serves without a token and which names the development issuer.
+    let origin = url.strip_suffix("/hello").unwrap();
+    let metadata_url = format!("{origin}/.well-known/oauth-protected-resource");
+    assert!(
+        refused.contains(&format!("resource_metadata=\"{metadata_url}\"")),
+        "{refused}"
+    );
+    let document = get(&metadata_url, None);
+    assert!(document.starts_with("HTTP/1.1 200"), "{document}");
+    let body = document.split("\r\n\r\n").nth(1).unwrap();
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["resource"], origin, "{body}");
+    let issuer = seen
+        .iter()
+        .find_map(|l| l.split("DEVELOPMENT issuer at ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the issuer is logged: {seen:#?}"));
+    assert_eq!(body["authorization_servers"], serde_json::json!([issuer]));
+    assert_eq!(
+        body["scopes_supported"],
+        serde_json::json!(["hello:admin", "hello:read", "hello:write"]),
+        "{body}"
+    );
 }
 
 #[test]

@@ -34,5 +34,6 @@ mod introspection;
 mod jwt;
 mod microservices;
 mod observability;
+mod resource_metadata;
 mod scopes;
 mod shipped;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 pub use reason::Reason;
-pub use render::{ErrorRenderer, Rfc6750Renderer};
+pub use render::{ChallengeContext, ErrorRenderer, Rfc6750Renderer};
 
 /// The RFC 6750 §3.1 error codes, and the one this crate adds for 503.
 pub mod codes {

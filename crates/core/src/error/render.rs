@@ -11,15 +11,38 @@ use super::{AuthError, ErrorKind};
 /// Turns an error into the response the client sees. The auto-configured one is
 /// [`Rfc6750Renderer`]; supply your own to change the body, never the status mapping.
 pub trait ErrorRenderer: Send + Sync + 'static {
-    /// Renders the response.
-    fn render(&self, error: &AuthError) -> Response<Bytes>;
+    /// Renders the response to one request; `context` holds what the challenge must name
+    /// besides the error.
+    fn render(&self, error: &AuthError, context: &ChallengeContext<'_>) -> Response<Bytes>;
+}
+
+/// What a challenge names besides the error, which depends on the request it answers.
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct ChallengeContext<'a> {
+    /// The RFC 9728 metadata URL of this resource as the client reached it
+    /// (`resource_metadata`, §5.1); `None` when none is published.
+    pub resource_metadata: Option<&'a str>,
+}
+
+impl<'a> ChallengeContext<'a> {
+    /// A context that names nothing more.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Names the metadata URL.
+    #[must_use]
+    pub fn with_resource_metadata(mut self, url: Option<&'a str>) -> Self {
+        self.resource_metadata = url;
+        self
+    }
 }
 
 /// RFC 6750 responses: `WWW-Authenticate: Bearer` challenge and a small JSON body.
 #[derive(Debug, Clone, Default)]
 pub struct Rfc6750Renderer {
     realm: Option<String>,
-    resource_metadata: Option<String>,
 }
 
 impl Rfc6750Renderer {
@@ -35,16 +58,14 @@ impl Rfc6750Renderer {
         self
     }
 
-    /// Adds `resource_metadata="…"` (RFC 9728 §5.1) to every challenge: where a client finds
-    /// which authorization server and scopes this resource wants.
-    #[must_use]
-    pub fn with_resource_metadata(mut self, url: impl Into<String>) -> Self {
-        self.resource_metadata = Some(url.into());
-        self
-    }
-
-    /// The `WWW-Authenticate` value for the error, when the kind carries a challenge.
-    pub fn challenge(&self, error: &AuthError) -> Option<HeaderValue> {
+    /// The `WWW-Authenticate` value for the error, when the kind carries a challenge; with
+    /// `resource_metadata="…"` (RFC 9728 §5.1) when the context names the metadata URL: where a
+    /// client finds which authorization server and scopes this resource wants.
+    pub fn challenge(
+        &self,
+        error: &AuthError,
+        context: &ChallengeContext<'_>,
+    ) -> Option<HeaderValue> {
         if !error.kind().challenges() {
             return None;
         }
@@ -59,7 +80,7 @@ impl Rfc6750Renderer {
         if let Some(scope) = error.required_scope() {
             params.push(("scope", quoted_string_safe(scope)));
         }
-        if let Some(url) = &self.resource_metadata {
+        if let Some(url) = context.resource_metadata {
             params.push(("resource_metadata", quoted_string_safe(url)));
         }
         let mut value = String::from("Bearer");
@@ -72,7 +93,7 @@ impl Rfc6750Renderer {
 }
 
 impl ErrorRenderer for Rfc6750Renderer {
-    fn render(&self, error: &AuthError) -> Response<Bytes> {
+    fn render(&self, error: &AuthError, context: &ChallengeContext<'_>) -> Response<Bytes> {
         let mut body = serde_json::Map::new();
         if let Some(code) = error.kind().code() {
             body.insert("error".into(), code.into());
@@ -88,7 +109,7 @@ impl ErrorRenderer for Rfc6750Renderer {
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(challenge) = self.challenge(error) {
+        if let Some(challenge) = self.challenge(error, context) {
             headers.insert(WWW_AUTHENTICATE, challenge);
         }
         if error.kind() == ErrorKind::Unavailable {
@@ -167,7 +188,7 @@ mod tests {
             ),
         ];
         for (error, status, challenge) in table {
-            let response = renderer.render(&error);
+            let response = renderer.render(&error, &ChallengeContext::none());
             assert_eq!(response.status(), status, "{error:?}");
             assert_eq!(
                 header(&response, WWW_AUTHENTICATE).as_deref(),
@@ -184,7 +205,7 @@ mod tests {
     #[test]
     fn missing_token_challenge_is_bare_but_may_carry_a_realm() {
         let renderer = Rfc6750Renderer::new().with_realm("orders");
-        let response = renderer.render(&AuthError::missing_token());
+        let response = renderer.render(&AuthError::missing_token(), &ChallengeContext::none());
         assert_eq!(
             header(&response, WWW_AUTHENTICATE).as_deref(),
             Some(r#"Bearer realm="orders""#)
@@ -198,8 +219,10 @@ mod tests {
 
     #[test]
     fn unavailable_carries_retry_after_and_hides_the_detail() {
-        let response =
-            Rfc6750Renderer::new().render(&AuthError::unavailable("connect to http://idp refused"));
+        let response = Rfc6750Renderer::new().render(
+            &AuthError::unavailable("connect to http://idp refused"),
+            &ChallengeContext::none(),
+        );
         assert_eq!(header(&response, RETRY_AFTER).as_deref(), Some("5"));
         let body = String::from_utf8(response.body().to_vec()).unwrap();
         assert!(!body.contains("idp"), "{body}");
@@ -207,9 +230,36 @@ mod tests {
     }
 
     #[test]
+    fn the_metadata_url_comes_last_in_every_challenge_and_nowhere_else() {
+        let url = "http://127.0.0.1:3000/.well-known/oauth-protected-resource";
+        let context = ChallengeContext::none().with_resource_metadata(Some(url));
+        let renderer = Rfc6750Renderer::new().with_realm("orders");
+        let challenge =
+            |error: &AuthError| header(&renderer.render(error, &context), WWW_AUTHENTICATE);
+        assert_eq!(
+            challenge(&AuthError::missing_token()).as_deref(),
+            Some(format!(r#"Bearer realm="orders", resource_metadata="{url}""#).as_str())
+        );
+        assert_eq!(
+            challenge(&AuthError::insufficient_scope("a", "needs a")).as_deref(),
+            Some(
+                format!(
+                    r#"Bearer realm="orders", error="insufficient_scope", error_description="needs a", scope="a", resource_metadata="{url}""#
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(challenge(&AuthError::unavailable("down")), None);
+        let body = renderer.render(&AuthError::missing_token(), &context);
+        assert!(!String::from_utf8_lossy(body.body()).contains("resource_metadata"));
+    }
+
+    #[test]
     fn descriptions_cannot_break_out_of_the_quoted_string() {
         let error = AuthError::invalid_token("kid \"x\\\" , error=\"none\u{0}é");
-        let challenge = Rfc6750Renderer::new().challenge(&error).unwrap();
+        let challenge = Rfc6750Renderer::new()
+            .challenge(&error, &ChallengeContext::none())
+            .unwrap();
         let text = challenge.to_str().unwrap();
         assert_eq!(text.matches('"').count(), 4, "{text}");
         assert!(!text.contains('\\'));
