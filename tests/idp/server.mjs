@@ -110,6 +110,14 @@ function publicJwk({ d, ...rest }) {
 
 const stats = {};
 const clientAuth = [];
+function assertionAudience(assertion) {
+  if (typeof assertion !== 'string') return null;
+  try {
+    return JSON.parse(Buffer.from(assertion.split('.')[1], 'base64url').toString()).aud ?? null;
+  } catch {
+    return null;
+  }
+}
 const FAULTS = ['none', 'server-error', 'garbage', 'oversized', 'slow', 'reset'];
 const faults = {};
 let issuerUrl;
@@ -237,6 +245,9 @@ server.listen(Number(args.port), '127.0.0.1', () => {
       basic: /^basic /i.test(ctx.headers.authorization ?? ''),
       secret_in_body: Boolean(params.client_secret),
       assertion_type: params.client_assertion_type ?? null,
+      // The `aud` of a client assertion (oidc-provider accepts the issuer, the token endpoint
+      // and the endpoint called; the record says which one the client chose).
+      assertion_aud: assertionAudience(params.client_assertion),
     });
   });
 

@@ -378,7 +378,8 @@ impl Idp {
 
     /// How clients authenticated at `/token` and `/token/introspection`, in order: one object
     /// per request with `path`, `status`, `client_id`, `grant_type`, `basic` (an
-    /// `Authorization: Basic` header), `secret_in_body` and `assertion_type`.
+    /// `Authorization: Basic` header), `secret_in_body`, `assertion_type` and `assertion_aud`
+    /// (the client assertion's `aud`).
     pub async fn client_auth_log(&self) -> Vec<Value> {
         self.http
             .get(format!("{}/__test/client-auth", self.issuer))

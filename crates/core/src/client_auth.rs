@@ -17,7 +17,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
 use crate::clock::Clock;
-use crate::config::{ClientAuthMethod, ClientConfig, IntrospectionConfig};
+use crate::config::{ClientAssertionAudience, ClientAuthMethod, ClientConfig, IntrospectionConfig};
 use crate::secret::Secret;
 
 /// The JWT assertion type of RFC 7523 §2.2.
@@ -51,8 +51,10 @@ pub enum ClientAuth {
         client_id: String,
         /// The signing key.
         key: Arc<AssertionKey>,
-        /// `aud` of the assertion: the issuer identifier.
-        audience: String,
+        /// The issuer identifier.
+        issuer: String,
+        /// Whether `aud` is the issuer or the endpoint called.
+        audience: ClientAssertionAudience,
     },
 }
 
@@ -92,6 +94,8 @@ pub struct ClientSettings<'a> {
     pub private_key_file: Option<&'a String>,
     /// Its `kid`.
     pub private_key_id: Option<&'a String>,
+    /// The assertion's `aud`.
+    pub assertion_audience: ClientAssertionAudience,
 }
 
 impl<'a> From<&'a IntrospectionConfig> for ClientSettings<'a> {
@@ -103,6 +107,7 @@ impl<'a> From<&'a IntrospectionConfig> for ClientSettings<'a> {
             auth_method: c.auth_method,
             private_key_file: c.private_key_file.as_ref(),
             private_key_id: c.private_key_id.as_ref(),
+            assertion_audience: c.client_assertion_audience,
         }
     }
 }
@@ -116,16 +121,17 @@ impl<'a> From<&'a ClientConfig> for ClientSettings<'a> {
             auth_method: c.auth_method,
             private_key_file: c.private_key_file.as_ref(),
             private_key_id: c.private_key_id.as_ref(),
+            assertion_audience: c.client_assertion_audience,
         }
     }
 }
 
 impl ClientAuth {
-    /// Builds client authentication from checked settings. `audience` is the issuer identifier,
+    /// Builds client authentication from checked settings. `issuer` is the issuer identifier,
     /// for assertions.
     pub fn from_config<'a>(
         settings: impl Into<ClientSettings<'a>>,
-        audience: &str,
+        issuer: &str,
     ) -> Result<Self, String> {
         let config = settings.into();
         let section = config.section;
@@ -159,7 +165,8 @@ impl ClientAuth {
                 Self::PrivateKeyJwt {
                     client_id,
                     key: Arc::new(key),
-                    audience: audience.to_owned(),
+                    issuer: issuer.to_owned(),
+                    audience: config.assertion_audience,
                 }
             }
         })
@@ -185,8 +192,24 @@ impl ClientAuth {
         }
     }
 
-    /// The credentials for one request (a fresh assertion each time for `private_key_jwt`).
-    pub fn credentials(&self, clock: &dyn Clock) -> Result<Credentials, String> {
+    /// The method as the startup log names it: with the assertion's audience for
+    /// `private_key_jwt`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::PrivateKeyJwt { audience, .. } => format!(
+                "private_key_jwt (assertion aud = the {})",
+                match audience {
+                    ClientAssertionAudience::Issuer => "issuer",
+                    ClientAssertionAudience::Endpoint => "endpoint URL",
+                }
+            ),
+            other => other.method().to_owned(),
+        }
+    }
+
+    /// The credentials for one request to `endpoint` (a fresh assertion each time for
+    /// `private_key_jwt`, addressed to the issuer or to `endpoint`).
+    pub fn credentials(&self, endpoint: &str, clock: &dyn Clock) -> Result<Credentials, String> {
         Ok(match self {
             Self::Basic { client_id, secret } => Credentials {
                 authorization: Some(basic_authorization(client_id, secret.expose())),
@@ -206,9 +229,14 @@ impl ClientAuth {
             Self::PrivateKeyJwt {
                 client_id,
                 key,
+                issuer,
                 audience,
             } => {
-                let assertion = key.assertion(client_id, audience, clock)?;
+                let aud = match audience {
+                    ClientAssertionAudience::Issuer => issuer,
+                    ClientAssertionAudience::Endpoint => endpoint,
+                };
+                let assertion = key.assertion(client_id, aud, clock)?;
                 Credentials {
                     authorization: None,
                     form: vec![
@@ -344,6 +372,58 @@ impl AssertionKey {
 mod tests {
     use super::*;
 
+    fn ed25519_pem() -> String {
+        let der = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            STANDARD.encode(der.as_ref())
+        )
+    }
+
+    fn assertion_aud(audience: ClientAssertionAudience) -> serde_json::Value {
+        let dir = std::env::temp_dir().join(format!("portcullis-assertion-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(format!("{audience:?}.pem"));
+        std::fs::write(&file, ed25519_pem()).unwrap();
+        let path = file.display().to_string();
+        let config = IntrospectionConfig {
+            client_id: Some("api".into()),
+            auth_method: ClientAuthMethod::PrivateKeyJwt,
+            private_key_file: Some(path),
+            client_assertion_audience: audience,
+            ..IntrospectionConfig::default()
+        };
+        let auth = ClientAuth::from_config(&config, "https://idp.example/oauth2/default").unwrap();
+        let credentials = auth
+            .credentials(
+                "https://idp.example/oauth2/default/v1/introspect",
+                &crate::SystemClock,
+            )
+            .unwrap();
+        let assertion = &credentials
+            .form
+            .iter()
+            .find(|(name, _)| *name == "client_assertion")
+            .unwrap()
+            .1;
+        let payload = assertion.split('.').nth(1).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        claims["aud"].clone()
+    }
+
+    #[test]
+    fn the_assertion_is_addressed_to_the_issuer_or_to_the_endpoint_called() {
+        assert_eq!(
+            assertion_aud(ClientAssertionAudience::Issuer),
+            "https://idp.example/oauth2/default"
+        );
+        assert_eq!(
+            assertion_aud(ClientAssertionAudience::Endpoint),
+            "https://idp.example/oauth2/default/v1/introspect"
+        );
+    }
+
     #[test]
     fn basic_credentials_are_form_urlencoded_before_base64() {
         let header = basic_authorization("my client", "p@ss:w+rd/ü");
@@ -370,7 +450,7 @@ mod tests {
             client_id: "api".into(),
             secret: Secret::new("hunter2"),
         }
-        .credentials(&crate::SystemClock)
+        .credentials("https://idp.example/token", &crate::SystemClock)
         .unwrap();
         assert!(!format!("{:?}", creds.authorization).contains("hunter2"));
     }

@@ -125,6 +125,20 @@ pub enum Mode {
     Auto,
 }
 
+/// The `aud` of a `private_key_jwt` client assertion (RFC 7523 §3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientAssertionAudience {
+    /// The issuer identifier: what draft-ietf-oauth-rfc7523bis asks for, after the 2025
+    /// audience-injection findings (an assertion for one endpoint cannot be replayed to another
+    /// server that names the same endpoint).
+    #[default]
+    Issuer,
+    /// The full URL of the endpoint being called (`…/v1/introspect`, `…/v1/token`): what Okta
+    /// requires.
+    Endpoint,
+}
+
 /// How Portcullis authenticates itself to the authorization server (RFC 6749 §2.3, RFC 7523).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -156,6 +170,9 @@ pub struct IntrospectionConfig {
     pub private_key_file: Option<String>,
     /// `kid` to put in the client assertion header, when the IdP needs one.
     pub private_key_id: Option<String>,
+    /// The `aud` of the client assertion: the issuer (default) or the introspection endpoint's
+    /// URL (Okta).
+    pub client_assertion_audience: ClientAssertionAudience,
     /// How long an active answer is reused (never past the token's `exp`). A revoked token keeps
     /// working here for at most this long (default 30 s).
     #[serde(with = "duration")]
@@ -179,6 +196,7 @@ impl Default for IntrospectionConfig {
             auth_method: ClientAuthMethod::default(),
             private_key_file: None,
             private_key_id: None,
+            client_assertion_audience: ClientAssertionAudience::Issuer,
             cache_ttl: Duration::from_secs(30),
             inactive_cache_ttl: Duration::from_secs(10),
             cache_capacity: 10_000,
@@ -284,6 +302,9 @@ pub struct ClientConfig {
     pub private_key_file: Option<String>,
     /// `kid` for the assertion header.
     pub private_key_id: Option<String>,
+    /// The `aud` of the client assertion: the issuer (default) or the token endpoint's URL
+    /// (Okta).
+    pub client_assertion_audience: ClientAssertionAudience,
     /// The token endpoint; from discovery when unset.
     pub token_endpoint: Option<String>,
 }
@@ -756,6 +777,28 @@ impl PortcullisConfig {
 
     fn check_introspection(&self, problem: &mut impl FnMut(&'static str, String, String)) {
         let i = &self.introspection;
+        for (key, audience, method) in [
+            (
+                "introspection.client-assertion-audience",
+                i.client_assertion_audience,
+                i.auth_method,
+            ),
+            (
+                "client.client-assertion-audience",
+                self.client.client_assertion_audience,
+                self.client.auth_method,
+            ),
+        ] {
+            if audience == ClientAssertionAudience::Endpoint
+                && method != ClientAuthMethod::PrivateKeyJwt
+            {
+                problem(
+                    key,
+                    "endpoint".into(),
+                    "a client assertion audience applies to auth-method = \"private_key_jwt\" only; this client authenticates otherwise".into(),
+                );
+            }
+        }
         if let Some(uri) = &i.endpoint
             && let Err(reason) = check_endpoint(uri, self.dangerous.allow_http_issuer)
         {
@@ -802,6 +845,35 @@ impl PortcullisConfig {
             }
             ClientAuthMethod::None => {}
         }
+    }
+}
+
+/// Okta's own domains: an issuer on one of them without `/oauth2/…` is the org authorization
+/// server.
+const OKTA_DOMAINS: [&str; 4] = [
+    ".okta.com",
+    ".oktapreview.com",
+    ".okta-emea.com",
+    ".okta-gov.com",
+];
+
+impl PortcullisConfig {
+    /// The audience that makes this service accept Okta **org** authorization server tokens:
+    /// an issuer on an Okta domain without `/oauth2/…`, and an audience equal to it. Okta
+    /// issues such tokens for its own APIs, to any app of the org: they say nothing about this
+    /// API (<https://developer.okta.com/docs/concepts/auth-servers/>).
+    pub fn okta_org_server_audience(&self) -> Option<&str> {
+        let issuer = url::Url::parse(self.issuer.as_deref()?).ok()?;
+        let host = issuer.host_str()?.to_ascii_lowercase();
+        if !OKTA_DOMAINS.iter().any(|d| host.ends_with(d)) || issuer.path().starts_with("/oauth2/")
+        {
+            return None;
+        }
+        let origin = issuer.origin().ascii_serialization();
+        self.audience
+            .iter()
+            .find(|aud| aud.trim_end_matches('/').eq_ignore_ascii_case(&origin))
+            .map(String::as_str)
     }
 }
 
@@ -939,6 +1011,75 @@ mod tests {
         assert!(reasons[0].contains("never accepted"));
         assert!(reasons[1].contains("unknown algorithm"));
         assert!(reasons[2].contains("hmac-secret"));
+    }
+
+    #[test]
+    fn an_okta_org_server_issuer_with_its_own_url_as_audience_is_found() {
+        let config = |issuer: &str, audience: &str| {
+            parse(serde_json::json!({"issuer": issuer, "audience": ["api://x", audience]})).unwrap()
+        };
+        for (issuer, audience) in [
+            ("https://dev-123456.okta.com", "https://dev-123456.okta.com"),
+            (
+                "https://dev-123456.okta.com/",
+                "https://dev-123456.okta.com/",
+            ),
+            (
+                "https://acme.oktapreview.com",
+                "https://ACME.oktapreview.com",
+            ),
+            ("https://acme.okta-emea.com", "https://acme.okta-emea.com"),
+        ] {
+            assert_eq!(
+                config(issuer, audience).okta_org_server_audience(),
+                Some(audience),
+                "{issuer}"
+            );
+        }
+        for (issuer, audience) in [
+            // A custom authorization server: its audience is the API's.
+            (
+                "https://dev-123456.okta.com/oauth2/default",
+                "https://dev-123456.okta.com/oauth2/default",
+            ),
+            // The org server with an API audience is not this mistake.
+            ("https://dev-123456.okta.com", "api://orders"),
+            // Not Okta.
+            ("https://idp.example.com", "https://idp.example.com"),
+            (
+                "https://okta.com.evil.example",
+                "https://okta.com.evil.example",
+            ),
+        ] {
+            assert_eq!(
+                config(issuer, audience).okta_org_server_audience(),
+                None,
+                "{issuer} {audience}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_assertion_audience_without_private_key_jwt_is_refused() {
+        let config = parse(serde_json::json!({
+            "audience": "a",
+            "introspection": {"client-assertion-audience": "endpoint"},
+            "client": {"client-assertion-audience": "endpoint", "auth-method": "private_key_jwt"}
+        }))
+        .unwrap();
+        let problems = config.check();
+        let keys: Vec<_> = problems.iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            ["introspection.client-assertion-audience"],
+            "{problems:?}"
+        );
+        assert!(problems[0].reason.contains("private_key_jwt"));
+        let bad =
+            parse(serde_json::json!({"introspection": {"client-assertion-audience": "token"}}))
+                .unwrap_err()
+                .to_string();
+        assert!(bad.contains("issuer") && bad.contains("endpoint"), "{bad}");
     }
 
     #[test]

@@ -304,7 +304,7 @@ impl IntrospectionValidator {
         let url = self.endpoint_url().await?;
         let credentials = self
             .client_auth
-            .credentials(&*self.clock)
+            .credentials(&url, &*self.clock)
             .map_err(CallError::Misconfigured)?;
         let mut form: Vec<(&str, String)> = vec![
             ("token", token.expose().to_owned()),

@@ -100,7 +100,7 @@ impl TokenEndpoint {
         })?;
         let credentials = self
             .client_auth
-            .credentials(&*self.clock)
+            .credentials(&url, &*self.clock)
             .map_err(PropagationError::Misconfigured)?;
         let mut body: Vec<(&str, String)> = form.to_vec();
         body.extend(credentials.form);

@@ -179,6 +179,12 @@ impl<'a> Wiring<'a> {
                 self.source("audience")
             );
         }
+        if let Some(audience) = config.okta_org_server_audience() {
+            tracing::warn!(
+                "portcullis: the issuer is an Okta ORG authorization server and the audience {audience} is its own URL ({}): Okta issues such tokens for its own APIs, to any app of the org, so this service would accept tokens that were never meant for it. Use a custom authorization server (issuer https://{{yourOktaDomain}}/oauth2/default or /oauth2/{{id}}; needs Okta's API Access Management) with this API's audience; see docs/idp/okta.md",
+                self.source("audience")
+            );
+        }
         Ok(match config.mode {
             Mode::Jwt => {
                 tracing::info!(
@@ -250,7 +256,7 @@ impl<'a> Wiring<'a> {
         tracing::info!(
             "portcullis: introspection as client {} with {} ({})",
             client_auth.client_id(),
-            client_auth.method(),
+            client_auth.describe(),
             self.source("introspection.client-id")
         );
         let endpoint = self.endpoint(
@@ -322,7 +328,7 @@ impl<'a> Wiring<'a> {
             tracing::info!(
                 "portcullis: outbound tokens as client {} with {} (portcullis.{section})",
                 client_auth.client_id(),
-                client_auth.method()
+                client_auth.describe()
             );
             let source = self.endpoint(
                 config.client.token_endpoint.as_ref(),

@@ -59,6 +59,47 @@ async fn every_client_authentication_method_works_against_the_real_idp() {
     );
 }
 
+/// `private_key_jwt` assertions go to the issuer by default, and to the introspection endpoint
+/// with `client-assertion-audience = "endpoint"` (Okta); the IdP checks `aud` and accepts both.
+#[tokio::test]
+async fn the_client_assertion_names_the_issuer_or_the_introspection_endpoint() {
+    use portcullis::core::config::ClientAssertionAudience;
+    let idp = Idp::start().await;
+    let token = idp
+        .user_token("alice", "hello:read", Some(OPAQUE))
+        .await
+        .access_token;
+    let key_file = idp.client_key_file();
+    for (audience, expected) in [
+        (ClientAssertionAudience::Issuer, idp.issuer.clone()),
+        (
+            ClientAssertionAudience::Endpoint,
+            format!("{}/token/introspection", idp.issuer),
+        ),
+    ] {
+        let mut config = introspect_config_for(&idp);
+        config.introspection.client_id = Some("hello-api-jwt".into());
+        config.introspection.auth_method = ClientAuthMethod::PrivateKeyJwt;
+        config.introspection.private_key_file = Some(key_file.display().to_string());
+        config.introspection.client_assertion_audience = audience;
+        let service = Service::start(config).await;
+        let reply = service.hello(&token).await;
+        assert_eq!(reply.status, 200, "{audience:?}: {reply:?}");
+        let log = idp.client_auth_log().await;
+        let call = log
+            .iter()
+            .rev()
+            .find(|r| r["client_id"] == "hello-api-jwt" && r["path"] == "/token/introspection")
+            .unwrap_or_else(|| panic!("{audience:?}: no introspection call: {log:?}"));
+        assert_eq!(
+            call["assertion_aud"],
+            expected.as_str(),
+            "{audience:?}: {call}"
+        );
+        assert_eq!(call["status"], 200, "{call}");
+    }
+}
+
 #[tokio::test]
 async fn a_revoked_token_gets_401_once_its_cache_entry_ends() {
     let idp = Idp::start().await;

@@ -30,6 +30,7 @@ mod both_modes;
 mod dot;
 mod faults;
 mod hostile;
+mod idp_guides;
 mod introspection;
 mod jwt;
 mod microservices;

@@ -235,3 +235,49 @@ async fn client_credentials_work_with_client_secret_post_and_private_key_jwt() {
         }
     }
 }
+
+/// The token endpoint's client assertion names the issuer by default and the token endpoint
+/// with `client.client-assertion-audience = "endpoint"` (Okta); the IdP accepts both.
+#[tokio::test]
+async fn the_token_endpoint_assertion_names_the_issuer_or_the_endpoint() {
+    use portcullis::core::config::{ClientAssertionAudience, ClientAuthMethod};
+    let idp = Idp::start().await;
+    let inventory = serve(config(&idp, "inventory"), microservices::inventory).await;
+    let key_file = idp.client_key_file();
+    let user = idp
+        .user_token("alice", "orders:read", Some("urn:portcullis:orders"))
+        .await
+        .access_token;
+    for (audience, expected) in [
+        (ClientAssertionAudience::Issuer, idp.issuer.clone()),
+        (
+            ClientAssertionAudience::Endpoint,
+            format!("{}/token", idp.issuer),
+        ),
+    ] {
+        let mut orders_config = config(&idp, "orders");
+        orders_config.client.client_id = Some("hello-api-jwt".into());
+        orders_config.client.auth_method = ClientAuthMethod::PrivateKeyJwt;
+        orders_config.client.private_key_file = Some(key_file.display().to_string());
+        orders_config.client.client_assertion_audience = audience;
+        orders_config
+            .downstream
+            .retain(|d| d.name == "inventory-stock");
+        orders_config.downstream[0].base_url = format!("{}/stock", inventory.url);
+        let orders = serve(orders_config, microservices::orders).await;
+        let (status, body) = get(&format!("{}/stock-report", orders.url), &user).await;
+        assert_eq!(status, 200, "{audience:?}: {body}");
+        let log = idp.client_auth_log().await;
+        let request = log
+            .iter()
+            .rev()
+            .find(|r| r["client_id"] == "hello-api-jwt" && r["path"] == "/token")
+            .unwrap_or_else(|| panic!("{audience:?}: no token request: {log:?}"));
+        assert_eq!(
+            request["assertion_aud"],
+            expected.as_str(),
+            "{audience:?}: {request}"
+        );
+        assert_eq!(request["status"], 200, "{request}");
+    }
+}
