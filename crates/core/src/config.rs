@@ -234,7 +234,8 @@ impl Default for ClaimsConfig {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct AuthorityClaim {
     /// A dotted claim path: `roles`, `groups`, `realm_access.roles`,
-    /// `resource_access.orders-api.roles`.
+    /// `resource_access.orders-api.roles`. A claim named exactly this is taken first, so a
+    /// namespaced claim such as `https://example.com/roles` is addressed as written.
     pub path: String,
     /// Put before each value (`ROLE_`, as Spring does).
     #[serde(default)]

@@ -3,7 +3,9 @@
 //! Scopes are read from the claims named in `claims.scopes` (default `scope` and `scp`; each a
 //! space-delimited string, as the RFCs and Entra ID send it, or an array, as Okta sends `scp`).
 //! Authorities (roles, groups) are read from any claim path, with an optional prefix:
-//! `roles`, `groups`, Keycloak's `realm_access.roles` and `resource_access.<client>.roles`.
+//! `roles`, `groups`, Keycloak's `realm_access.roles` and `resource_access.<client>.roles`. A
+//! claim whose whole name is the path is taken first, so namespaced claims with dots in their
+//! name (Auth0's `https://example.com/roles`) are addressed as written.
 //!
 //! Only a **string** claim is split on spaces (the RFC 6749 §3.3 shape). An **array** element is
 //! taken whole: a group named `"not admin"` is the authority `not admin`, never `not` and
@@ -19,6 +21,9 @@ use crate::secret::BearerToken;
 /// One source of authorities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct AuthoritySource {
+    /// The path as written: a claim of exactly this name is taken first (a namespaced claim
+    /// such as `https://example.com/roles` has dots in its name).
+    name: String,
     path: Vec<String>,
     prefix: String,
 }
@@ -47,6 +52,7 @@ impl ClaimMapping {
                 .authorities
                 .iter()
                 .map(|a| AuthoritySource {
+                    name: a.path.clone(),
                     path: a.path.split('.').map(str::to_owned).collect(),
                     prefix: a.prefix.clone(),
                 })
@@ -71,10 +77,16 @@ impl ClaimMapping {
                 .path
                 .split_first()
                 .map_or((None, &[][..]), |(f, r)| (Some(f), r));
-            let mut node = first.and_then(|f| claims.get(f));
-            for segment in rest {
-                node = node.and_then(|v| v.get(segment));
-            }
+            let node = match claims.get(&source.name) {
+                Some(whole) => Some(whole),
+                None => {
+                    let mut node = first.and_then(|f| claims.get(f));
+                    for segment in rest {
+                        node = node.and_then(|v| v.get(segment));
+                    }
+                    node
+                }
+            };
             for_each_item(node, |item| {
                 if item.is_empty() {
                     return;
@@ -210,6 +222,33 @@ mod tests {
             "a b c",
             "an array element with a space is not a scope token and grants nothing"
         );
+    }
+
+    #[test]
+    fn a_namespaced_claim_with_dots_in_its_name_is_addressed_as_written() {
+        let config = ClaimsConfig {
+            authorities: vec![AuthorityClaim {
+                path: "https://example.com/roles".into(),
+                prefix: "ROLE_".into(),
+            }],
+            ..Default::default()
+        };
+        // Auth0 drops custom claims named `roles`; an Action adds a namespaced one.
+        let p = map(
+            &config,
+            json!({"https://example.com/roles": ["admin"], "https://example": {"com/roles": ["x"]}}),
+        );
+        assert_eq!(p.authorities(), ["ROLE_admin"]);
+        // Without such a claim the dotted path is walked as before.
+        let nested = ClaimsConfig {
+            authorities: vec![AuthorityClaim {
+                path: "realm_access.roles".into(),
+                prefix: String::new(),
+            }],
+            ..Default::default()
+        };
+        let p = map(&nested, json!({"realm_access": {"roles": ["user"]}}));
+        assert_eq!(p.authorities(), ["user"]);
     }
 
     #[test]

@@ -41,12 +41,12 @@ impl<'a> CompactJws<'a> {
             2 => {}
             4 => {
                 return Err(AuthError::invalid_token(
-                    "the token is an encrypted JWT (JWE, five parts); this API accepts signed JWT access tokens only",
+                    "the token is an encrypted JWT (JWE, five parts), which this API cannot read: ask the authorization server for a signed JWT access token for this API's audience, or use introspection",
                 ).with_reason(Reason::MalformedToken));
             }
             0 => {
                 return Err(AuthError::invalid_token(
-                    "the token is not a JWT; this API validates JWT access tokens locally (opaque tokens need introspection)",
+                    "the token is opaque (not a JWT), which this API cannot read: ask the authorization server for a JWT access token for this API's audience, or use introspection",
                 ).with_reason(Reason::MalformedToken));
             }
             _ => {

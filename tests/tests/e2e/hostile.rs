@@ -411,7 +411,21 @@ async fn cases(idp: &Idp, attacker: &Attacker, valid: &str) -> Vec<Case> {
     cases.push(token_case(
         "JWE (five parts)",
         format!("{}.{}.{}.{}.{}", b64(br#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#), "a", "b", "c", "d"),
-        invalid("the token is an encrypted JWT (JWE, five parts); this API accepts signed JWT access tokens only"),
+        invalid("the token is an encrypted JWT (JWE, five parts), which this API cannot read: ask the authorization server for a signed JWT access token for this API's audience, or use introspection"),
+        idp_refuses(),
+    ));
+    // What Auth0 issues when the client names no audience: a JWE with `alg: dir`, so its
+    // encrypted-key part is empty.
+    cases.push(token_case(
+        "Auth0's opaque token (JWE, dir)",
+        format!(
+            "{}..{}.{}.{}",
+            b64(br#"{"alg":"dir","enc":"A256GCM","iss":"https://tenant.eu.auth0.com/"}"#),
+            "aXYtaXYtaXYtaXY",
+            "Y2lwaGVydGV4dA",
+            "dGFndGFndGFndGFn"
+        ),
+        invalid("the token is an encrypted JWT (JWE, five parts), which this API cannot read: ask the authorization server for a signed JWT access token for this API's audience, or use introspection"),
         idp_refuses(),
     ));
     cases.push(token_case(

@@ -8,8 +8,16 @@ use portcullis_e2e::{capture_logs, config_for_issuer, log_text};
 #[tokio::test(flavor = "current_thread")]
 async fn an_okta_org_server_audience_is_warned_about_at_startup() {
     for (issuer, audience, warned) in [
-        ("https://dev-123456.okta.com", "https://dev-123456.okta.com", true),
-        ("https://dev-123456.okta.com/oauth2/default", "api://default", false),
+        (
+            "https://dev-123456.okta.com",
+            "https://dev-123456.okta.com",
+            true,
+        ),
+        (
+            "https://dev-123456.okta.com/oauth2/default",
+            "api://default",
+            false,
+        ),
         ("https://dev-123456.okta.com", "api://orders", false),
     ] {
         let (guard, logs) = capture_logs();

@@ -154,10 +154,9 @@ async fn opaque_token_in_jwt_mode_gets_401_that_names_introspection() {
         .user_token("alice", "hello:read", Some("urn:portcullis:hello:opaque"))
         .await
         .access_token;
-    service
-        .hello(&opaque)
-        .await
-        .assert_invalid_token("introspection");
+    service.hello(&opaque).await.assert_invalid_token(
+        "the token is opaque (not a JWT), which this API cannot read: ask the authorization server for a JWT access token for this API's audience, or use introspection",
+    );
 }
 
 #[tokio::test]
