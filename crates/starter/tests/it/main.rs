@@ -386,22 +386,9 @@ fn every_environment_variable_the_documents_name_is_one_the_service_accepts() {
         .into_iter()
         .map(|entry| entry.key)
         .collect();
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let mut documents = vec![std::path::PathBuf::from(format!("{root}/README.md"))];
-    let mut folders = vec![std::path::PathBuf::from(format!("{root}/docs"))];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                folders.push(path);
-            } else if path.extension().is_some_and(|e| e == "md") {
-                documents.push(path);
-            }
-        }
-    }
     let mut rejected = Vec::new();
     let mut checked = 0;
-    for document in documents {
+    for document in documents() {
         let text = std::fs::read_to_string(&document).unwrap();
         let mut rest = text.as_str();
         while let Some(at) = rest.find("PORTCULLIS_") {
@@ -435,6 +422,72 @@ fn every_environment_variable_the_documents_name_is_one_the_service_accepts() {
         "variables the service would refuse as unknown keys:\n{}",
         rejected.join("\n")
     );
+}
+
+/// The Markdown documents of the repository: README.md and everything under docs/.
+fn documents() -> Vec<std::path::PathBuf> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let mut documents = vec![std::path::PathBuf::from(format!("{root}/README.md"))];
+    let mut folders = vec![std::path::PathBuf::from(format!("{root}/docs"))];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                documents.push(path);
+            }
+        }
+    }
+    documents
+}
+
+#[test]
+fn every_configuration_block_in_the_documents_loads() {
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for document in documents() {
+        let text = std::fs::read_to_string(&document).unwrap();
+        let mut blocks = Vec::new();
+        let mut current: Option<String> = None;
+        for line in text.lines() {
+            match &mut current {
+                None if line.trim_start() == "```toml" => current = Some(String::new()),
+                Some(block) if line.trim_start() == "```" => {
+                    blocks.push(std::mem::take(block));
+                    current = None;
+                }
+                Some(block) => {
+                    block.push_str(line);
+                    block.push('\n');
+                }
+                None => {}
+            }
+        }
+        for (n, block) in blocks.iter().enumerate() {
+            if !block.contains("[portcullis") {
+                continue; // Cargo.toml snippets
+            }
+            checked += 1;
+            let dir = std::env::temp_dir().join(format!(
+                "portcullis-doc-block-{}-{}-{n}",
+                std::process::id(),
+                document.file_stem().unwrap().to_string_lossy()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("default.toml"), block).unwrap();
+            if let Err(errors) = portcullis::ConfigLoader::new().dir(&dir).load_unchecked() {
+                failures.push(format!(
+                    "{} block {}: {errors}\n{block}",
+                    document.display(),
+                    n + 1
+                ));
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    assert!(checked > 20, "found only {checked} blocks: is the scan broken?");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 #[test]
