@@ -486,7 +486,10 @@ fn every_configuration_block_in_the_documents_loads() {
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
-    assert!(checked > 20, "found only {checked} blocks: is the scan broken?");
+    assert!(
+        checked > 20,
+        "found only {checked} blocks: is the scan broken?"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
