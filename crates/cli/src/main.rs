@@ -63,7 +63,7 @@ enum Command {
 /// Where the service's configuration comes from.
 #[derive(Debug, Args)]
 struct ConfigSource {
-    /// The configuration directory (default.toml, <profile>.toml).
+    /// The configuration directory (`default.toml`, `<profile>.toml`).
     #[arg(long, default_value = "config", value_name = "DIR")]
     config_dir: std::path::PathBuf,
     /// The profile (default: PORTCULLIS_PROFILE).

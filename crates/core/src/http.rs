@@ -111,6 +111,30 @@ pub struct Exchanged {
     pub body: Bytes,
 }
 
+/// The answer to an authenticated form POST ([`HttpClient::post_form`]).
+#[derive(Debug)]
+pub struct FormAnswer {
+    /// The status.
+    pub status: StatusCode,
+    /// The body.
+    pub body: Bytes,
+    /// The body as strict JSON (duplicate members and deep nesting refused, see
+    /// [`crate::json`]); `None` when it is not JSON.
+    pub json: Option<serde_json::Value>,
+}
+
+/// Why an authenticated form POST got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostError {
+    /// The client credentials could not be made (a `private_key_jwt` assertion that could not
+    /// be signed): the configuration's to fix.
+    #[error("{0}")]
+    Credentials(String),
+    /// The call failed.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+}
+
 /// The HTTP client every Portcullis component shares. Every call is timed, classified and
 /// recorded in the shared [`Telemetry`].
 #[derive(Debug, Clone)]
@@ -202,6 +226,40 @@ impl HttpClient {
         self.telemetry
             .idp_call(endpoint, started.elapsed(), outcome.as_ref().map(|_| ()));
         result
+    }
+
+    /// POSTs `form` to `url` as `application/x-www-form-urlencoded` with `Accept:
+    /// application/json` (what every OAuth endpoint takes; Okta answers E0000021 otherwise),
+    /// authenticated as `client` (a fresh assertion per call for `private_key_jwt`, addressed to
+    /// the issuer or to `url`), and reads the answer whatever its status. The one way Portcullis
+    /// calls the token and introspection endpoints.
+    pub async fn post_form(
+        &self,
+        endpoint: IdpEndpoint,
+        url: &str,
+        mut form: Vec<(&'static str, String)>,
+        client: &crate::client_auth::ClientAuth,
+        clock: &dyn crate::clock::Clock,
+    ) -> Result<FormAnswer, PostError> {
+        let credentials = client
+            .credentials(url, clock)
+            .map_err(PostError::Credentials)?;
+        form.extend(credentials.form);
+        let mut request = self
+            .client
+            .post(url)
+            .header(http::header::ACCEPT, "application/json")
+            .form(&form);
+        if let Some(authorization) = credentials.authorization {
+            request = request.header(http::header::AUTHORIZATION, authorization);
+        }
+        let answer = self.exchange(endpoint, url, request).await?;
+        let json = crate::json::from_slice(&answer.body).ok();
+        Ok(FormAnswer {
+            status: answer.status,
+            body: answer.body,
+            json,
+        })
     }
 
     /// The settings in force.

@@ -4,14 +4,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use http::header::{ACCEPT, AUTHORIZATION};
 use http::request::Parts;
 use portcullis_core::cache_key::{LookupKeys, TokenKey};
 use portcullis_core::client_auth::ClientAuth;
 use portcullis_core::config::PortcullisConfig;
 use portcullis_core::error::Reason;
 use portcullis_core::explain::Step;
-use portcullis_core::http::{HttpClient, body_excerpt};
+use portcullis_core::http::{HttpClient, PostError, body_excerpt};
 use portcullis_core::mapping::ClaimMapping;
 use portcullis_core::observe::{CacheName, IdpEndpoint};
 use portcullis_core::single_flight::SingleFlight;
@@ -302,34 +301,29 @@ impl IntrospectionValidator {
 
     async fn call(&self, token: &BearerToken) -> Result<Answer, CallError> {
         let url = self.endpoint_url().await?;
-        let credentials = self
-            .client_auth
-            .credentials(&url, &*self.clock)
-            .map_err(CallError::Misconfigured)?;
-        let mut form: Vec<(&str, String)> = vec![
+        let form = vec![
             ("token", token.expose().to_owned()),
             ("token_type_hint", "access_token".into()),
         ];
-        form.extend(credentials.form);
-        let mut request = self
-            .http
-            .reqwest()
-            .post(&url)
-            .header(ACCEPT, "application/json")
-            .form(&form);
-        if let Some(authorization) = credentials.authorization {
-            request = request.header(AUTHORIZATION, authorization);
-        }
         self.calls.fetch_add(1, Ordering::Relaxed);
         let answer = self
             .http
-            .exchange(IdpEndpoint::Introspection, &url, request)
+            .post_form(
+                IdpEndpoint::Introspection,
+                &url,
+                form,
+                &self.client_auth,
+                &*self.clock,
+            )
             .await
-            .map_err(|e| CallError::Unavailable(e.to_string()))?;
+            .map_err(|e| match e {
+                PostError::Credentials(why) => CallError::Misconfigured(why),
+                PostError::Fetch(e) => CallError::Unavailable(e.to_string()),
+            })?;
         let status = answer.status.as_u16();
         let body = answer.body;
-        let json = || portcullis_core::json::from_slice(&body).ok();
-        let result = self.interpret(&url, status, &body, json);
+        let json = answer.json;
+        let result = self.interpret(&url, status, &body, || json.clone());
         if let Err(error) = &result
             && matches!(status, 200 | 400)
         {

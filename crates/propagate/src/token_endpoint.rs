@@ -3,9 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{ACCEPT, AUTHORIZATION};
 use portcullis_core::client_auth::ClientAuth;
-use portcullis_core::http::{FetchError, HttpClient, body_excerpt};
+use portcullis_core::http::{FetchError, HttpClient, PostError, body_excerpt};
 use portcullis_core::observe::IdpEndpoint;
 use portcullis_core::{BearerToken, Clock, EndpointSource};
 use serde_json::Value;
@@ -98,33 +97,27 @@ impl TokenEndpoint {
                 _ => PropagationError::Unavailable(detail),
             }
         })?;
-        let credentials = self
-            .client_auth
-            .credentials(&url, &*self.clock)
-            .map_err(PropagationError::Misconfigured)?;
-        let mut body: Vec<(&str, String)> = form.to_vec();
-        body.extend(credentials.form);
-        let mut request = self
-            .http
-            .reqwest()
-            .post(&url)
-            .header(ACCEPT, "application/json")
-            .form(&body);
-        if let Some(authorization) = credentials.authorization {
-            request = request.header(AUTHORIZATION, authorization);
-        }
         let answer = self
             .http
-            .exchange(IdpEndpoint::Token, &url, request)
+            .post_form(
+                IdpEndpoint::Token,
+                &url,
+                form.to_vec(),
+                &self.client_auth,
+                &*self.clock,
+            )
             .await
             .map_err(|e| match e {
+                PostError::Credentials(why) => PropagationError::Misconfigured(why),
                 // Not transient: retrying would not help, and the answer is not followed.
-                FetchError::Redirected { .. } => PropagationError::Misconfigured(e.to_string()),
-                other => PropagationError::Unavailable(other.to_string()),
+                PostError::Fetch(e @ FetchError::Redirected { .. }) => {
+                    PropagationError::Misconfigured(e.to_string())
+                }
+                PostError::Fetch(other) => PropagationError::Unavailable(other.to_string()),
             })?;
         let status = answer.status.as_u16();
         let bytes = answer.body;
-        let json: Option<Value> = serde_json::from_slice(&bytes).ok();
+        let json = answer.json;
         match (status, json) {
             (200, Some(answer)) => {
                 let token = answer

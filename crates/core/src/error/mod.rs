@@ -2,7 +2,7 @@
 //!
 //! Every failure on the request path is an [`AuthError`] with an [`ErrorKind`]. The kind alone
 //! decides the HTTP status and the `WWW-Authenticate` challenge ([`ErrorKind::status`],
-//! [`ErrorKind::code`]); [`render`] builds the response. The client sees `description`; logs also
+//! [`ErrorKind::code`]); [`Rfc6750Renderer`] builds the response. The client sees `description`; logs also
 //! see `detail`, which may name internals (URLs, settings) that clients must not.
 
 mod reason;

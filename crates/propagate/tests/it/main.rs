@@ -70,6 +70,13 @@ async fn token(
         e.fail_next.fetch_sub(1, Ordering::SeqCst);
         return (StatusCode::SERVICE_UNAVAILABLE, "busy".into());
     }
+    if form.get("subject_token").map(String::as_str) == Some("twice") {
+        // Two access tokens in one answer: which one a lenient parser keeps is its choice.
+        return (
+            StatusCode::OK,
+            r#"{"access_token":"first","access_token":"second","token_type":"Bearer"}"#.into(),
+        );
+    }
     if form.get("subject_token").map(String::as_str) == Some("revoked") {
         return (
             StatusCode::BAD_REQUEST,
@@ -319,6 +326,20 @@ async fn exchange_follows_rfc8693_and_is_cached_per_token_and_audience() {
         .await
         .unwrap_err();
     assert!(error.to_string().contains("invalid_grant"), "{error}");
+}
+
+#[tokio::test]
+async fn an_answer_with_a_duplicate_member_is_refused_as_introspection_answers_are() {
+    let f = fixture().await;
+    let error = f
+        .propagator
+        .bearer_for(Some(&principal("twice")), "http://inventory.test/items/1")
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("answered HTTP 200"),
+        "the strict JSON parser refuses it: {error}"
+    );
 }
 
 #[tokio::test]
