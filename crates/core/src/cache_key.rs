@@ -29,6 +29,13 @@ impl TokenKey {
         out.copy_from_slice(tag.as_ref());
         Self(out)
     }
+
+    /// Its first eight bytes: random (an HMAC output), so a table may place by them.
+    pub fn prefix(&self) -> u64 {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&self.0[..8]);
+        u64::from_le_bytes(word)
+    }
 }
 
 impl std::fmt::Debug for TokenKey {

@@ -157,6 +157,102 @@ impl<V: Clone> TokenCache<V> {
     }
 }
 
+/// A key of an [`AnswerCache`]: it says which slot of the table it goes to (its own bits are
+/// random: a keyed hash of a token), and a hit is confirmed by comparing the whole key.
+pub trait AnswerKey: Clone + Eq + std::hash::Hash + Send + Sync + 'static {
+    /// The slot key: well spread, as the table places by its bits.
+    fn slot(&self) -> u64;
+}
+
+impl AnswerKey for crate::cache_key::TokenKey {
+    fn slot(&self) -> u64 {
+        self.prefix()
+    }
+}
+
+/// An answer for one token and one more thing (a downstream, an issuer).
+impl AnswerKey for (crate::cache_key::TokenKey, usize) {
+    fn slot(&self) -> u64 {
+        self.0.prefix() ^ spread(self.1 as u64)
+    }
+}
+
+/// An answer per small index (a downstream's own token).
+impl AnswerKey for usize {
+    fn slot(&self) -> u64 {
+        spread(*self as u64)
+    }
+}
+
+/// splitmix64's finaliser: spreads small integers over the whole `u64`.
+fn spread(value: u64) -> u64 {
+    let mut z = value.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Answers fetched from the authorization server per token (userinfo claims, outbound tokens):
+/// each kept until its own deadline on the injected clock, at most `capacity` of them in a
+/// [`TokenCache`], and fetched once for concurrent misses ([`crate::single_flight`]). Failures
+/// are not kept. One mechanism for every cache of IdP answers, so a shared store has one place
+/// to plug in.
+pub struct AnswerCache<K: AnswerKey, V, E> {
+    entries: TokenCache<(K, V)>,
+    flight: crate::single_flight::SingleFlight<K, Result<(V, i64), E>>,
+}
+
+impl<K: AnswerKey, V, E> std::fmt::Debug for AnswerCache<K, V, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnswerCache")
+            .field("entries", &self.entries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: AnswerKey, V: Clone, E: Clone> AnswerCache<K, V, E> {
+    /// A cache of at most `capacity` answers (`0`: one set, effectively a handful).
+    pub fn new(capacity: u64) -> Self {
+        Self {
+            entries: TokenCache::new(capacity),
+            flight: crate::single_flight::SingleFlight::new(),
+        }
+    }
+
+    /// The answer under `key`, while alive at `now` (Unix seconds).
+    pub fn get(&self, key: &K, now: i64) -> Option<V> {
+        self.entries.get_with(key.slot(), now, |(stored, value)| {
+            (stored == key).then(|| value.clone())
+        })
+    }
+
+    /// The answer under `key`, else the one `fetch` gives (with the Unix second it dies at),
+    /// kept for later; concurrent callers for one key share one fetch. `clock` is read when the
+    /// answer arrives.
+    pub async fn get_or_fetch<F, Fut>(
+        &self,
+        key: K,
+        clock: &dyn crate::clock::Clock,
+        fetch: F,
+    ) -> Result<V, E>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<(V, i64), E>>,
+    {
+        if let Some(value) = self.get(&key, clock.unix_seconds()) {
+            return Ok(value);
+        }
+        let (value, dies_at) = self.flight.run(key.clone(), &fetch).await?;
+        self.entries.insert(
+            key.slot(),
+            (key, value.clone()),
+            dies_at,
+            clock.unix_seconds(),
+        );
+        Ok(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +263,58 @@ mod tests {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
+    }
+
+    #[tokio::test]
+    async fn answers_live_until_their_deadline_on_the_injected_clock_and_failures_are_not_kept() {
+        use crate::cache_key::TokenKey;
+        use crate::secret::BearerToken;
+        let clock = crate::clock::ManualClock::at_unix(1_000);
+        let cache: AnswerCache<TokenKey, &str, String> = AnswerCache::new(100);
+        let key = TokenKey::of(&BearerToken::new("t"));
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let fetch = |answer: Result<(&'static str, i64), String>| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::future::ready(answer)
+        };
+        assert_eq!(
+            cache
+                .get_or_fetch(key, &clock, || fetch(Err("down".into())))
+                .await,
+            Err("down".into())
+        );
+        assert_eq!(
+            cache
+                .get_or_fetch(key, &clock, || fetch(Ok(("a", 1_010))))
+                .await,
+            Ok("a")
+        );
+        clock.advance(std::time::Duration::from_secs(9));
+        assert_eq!(
+            cache
+                .get_or_fetch(key, &clock, || fetch(Ok(("b", 2_000))))
+                .await,
+            Ok("a"),
+            "still alive"
+        );
+        clock.advance(std::time::Duration::from_secs(1));
+        assert_eq!(
+            cache
+                .get_or_fetch(key, &clock, || fetch(Ok(("b", 2_000))))
+                .await,
+            Ok("b"),
+            "dead at its deadline"
+        );
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+        // Another key in the same slot is a miss, never the other key's answer.
+        let (other, index) = (TokenKey::of(&BearerToken::new("u")), 7usize);
+        assert_eq!(cache.get(&other, 1_010), None);
+        let pair: AnswerCache<(TokenKey, usize), &str, String> = AnswerCache::new(100);
+        pair.get_or_fetch((key, index), &clock, || fetch(Ok(("x", 3_000))))
+            .await
+            .unwrap();
+        assert_eq!(pair.get(&(key, 8), 1_010), None);
+        assert_eq!(pair.get(&(key, index), 1_010), Some("x"));
     }
 
     #[test]

@@ -1,12 +1,10 @@
 //! [`Propagator`]: which token goes to which downstream.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use moka::Expiry;
-use moka::future::Cache;
 use portcullis_core::cache_key::TokenKey;
 use portcullis_core::config::{DownstreamConfig, Strategy};
+use portcullis_core::token_cache::{AnswerCache, AnswerKey};
 use portcullis_core::{BearerToken, Clock, Principal};
 use url::Url;
 
@@ -72,34 +70,13 @@ impl Downstream {
     }
 }
 
-#[derive(Clone)]
-struct Cached {
-    issued: IssuedToken,
-    /// Unix seconds (injected clock) from which the token is renewed: shortly before it expires.
-    refresh_at: i64,
-    ttl: Duration,
-}
-
-struct CachedExpiry;
-
-impl<K> Expiry<K, Cached> for CachedExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &K,
-        value: &Cached,
-        _created_at: std::time::Instant,
-    ) -> Option<Duration> {
-        Some(value.ttl)
-    }
-}
-
 /// Finds the downstream for a URL and the token to send it.
 pub struct Propagator {
     downstreams: Vec<Downstream>,
     endpoint: Option<Arc<TokenEndpoint>>,
     clock: Arc<dyn Clock>,
-    exchanged: Cache<(TokenKey, usize), Cached>,
-    own: Cache<usize, Cached>,
+    exchanged: AnswerCache<(TokenKey, usize), BearerToken, PropagationError>,
+    own: AnswerCache<usize, BearerToken, PropagationError>,
 }
 
 impl std::fmt::Debug for Propagator {
@@ -134,14 +111,8 @@ impl Propagator {
             downstreams,
             endpoint,
             clock,
-            exchanged: Cache::builder()
-                .max_capacity(capacity)
-                .expire_after(CachedExpiry)
-                .build(),
-            own: Cache::builder()
-                .max_capacity(1024)
-                .expire_after(CachedExpiry)
-                .build(),
+            exchanged: AnswerCache::new(capacity),
+            own: AnswerCache::new(1024),
         })
     }
 
@@ -151,8 +122,8 @@ impl Propagator {
             downstreams: Vec::new(),
             endpoint: None,
             clock: Arc::new(portcullis_core::SystemClock),
-            exchanged: Cache::new(0),
-            own: Cache::new(0),
+            exchanged: AnswerCache::new(0),
+            own: AnswerCache::new(0),
         }
     }
 
@@ -201,39 +172,29 @@ impl Propagator {
         }
     }
 
+    /// The token under `key`, fetched once for concurrent callers and kept until shortly
+    /// before it expires ([`margin_secs`]).
     async fn cached<K, F, Fut>(
         &self,
-        cache: &Cache<K, Cached>,
+        cache: &AnswerCache<K, BearerToken, PropagationError>,
         key: K,
         fetch: F,
     ) -> Result<BearerToken, PropagationError>
     where
-        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
-        F: FnOnce() -> Fut,
+        K: AnswerKey,
+        F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<IssuedToken, PropagationError>>,
     {
-        let now = self.clock.unix_seconds();
-        if let Some(entry) = cache.get(&key).await {
-            if now < entry.refresh_at {
-                return Ok(entry.issued.token);
-            }
-            cache.invalidate(&key).await;
-        }
-        let entry = cache
-            .try_get_with(key, async {
+        cache
+            .get_or_fetch(key, &*self.clock, || async {
                 let issued = fetch().await?;
+                let now = self.clock.unix_seconds();
                 let lifetime = u64::try_from(issued.expires_at.saturating_sub(now)).unwrap_or(0);
                 let usable = lifetime.saturating_sub(margin_secs(lifetime));
                 let refresh_at = now.saturating_add(i64::try_from(usable).unwrap_or(i64::MAX));
-                Ok::<_, PropagationError>(Cached {
-                    issued,
-                    refresh_at,
-                    ttl: Duration::from_secs(usable),
-                })
+                Ok((issued.token, refresh_at))
             })
             .await
-            .map_err(|e| (*e).clone())?;
-        Ok(entry.issued.token)
     }
 
     fn endpoint(&self) -> Result<&TokenEndpoint, PropagationError> {

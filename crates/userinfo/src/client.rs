@@ -2,47 +2,25 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use moka::Expiry;
-use moka::future::Cache;
 use portcullis_core::cache_key::TokenKey;
 use portcullis_core::http::{HttpClient, body_excerpt};
 use portcullis_core::observe::{CacheName, IdpEndpoint};
 use portcullis_core::principal::Claims;
+use portcullis_core::token_cache::AnswerCache;
 use portcullis_core::{AuthError, BoxFuture, Clock, EndpointSource, Principal, UserinfoSource};
 use serde_json::Value;
 
-/// How long userinfo is kept for a token without `exp`.
-const DEFAULT_TTL: Duration = Duration::from_secs(300);
-
-#[derive(Clone)]
-struct Entry {
-    claims: Claims,
-    expires_at: i64,
-    ttl: Duration,
-}
-
-struct EntryExpiry;
-
-impl Expiry<TokenKey, Entry> for EntryExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &TokenKey,
-        value: &Entry,
-        _created_at: std::time::Instant,
-    ) -> Option<Duration> {
-        Some(value.ttl)
-    }
-}
+/// How long userinfo is kept for a token without `exp` (seconds).
+const DEFAULT_TTL_SECS: i64 = 300;
 
 /// Calls the userinfo endpoint and caches answers per token (keyed hash) until the token expires.
 pub struct UserinfoClient {
     endpoint: EndpointSource,
     http: HttpClient,
     clock: Arc<dyn Clock>,
-    cache: Cache<TokenKey, Entry>,
+    cache: AnswerCache<TokenKey, Claims, AuthError>,
     calls: AtomicU64,
 }
 
@@ -62,15 +40,11 @@ impl UserinfoClient {
         clock: Arc<dyn Clock>,
         capacity: u64,
     ) -> Self {
-        let cache = Cache::builder()
-            .max_capacity(capacity)
-            .expire_after(EntryExpiry)
-            .build();
         Self {
             endpoint,
             http,
             clock,
-            cache,
+            cache: AnswerCache::new(capacity),
             calls: AtomicU64::new(0),
         }
     }
@@ -83,29 +57,16 @@ impl UserinfoClient {
     /// The userinfo claims for the principal's token.
     pub async fn fetch(&self, principal: &Principal) -> Result<Claims, AuthError> {
         let key = TokenKey::of(principal.token());
-        if let Some(entry) = self.cache.get(&key).await {
-            if entry.expires_at > self.clock.unix_seconds() {
-                self.http
-                    .telemetry()
-                    .cache_lookup(CacheName::Userinfo, true);
-                return Ok(entry.claims);
-            }
-            self.cache.invalidate(&key).await;
-        }
-        self.http
-            .telemetry()
-            .cache_lookup(CacheName::Userinfo, false);
-        match self
-            .cache
-            .try_get_with(key, self.fetch_entry(principal))
+        let hit = self.cache.get(&key, self.clock.unix_seconds()).is_some();
+        self.http.telemetry().cache_lookup(CacheName::Userinfo, hit);
+        self.cache
+            .get_or_fetch(key, &*self.clock, || self.fetch_entry(principal))
             .await
-        {
-            Ok(entry) => Ok(entry.claims),
-            Err(error) => Err((*error).clone()),
-        }
     }
 
-    async fn fetch_entry(&self, principal: &Principal) -> Result<Entry, AuthError> {
+    /// The claims and the Unix second they are kept until: the token's `exp`, or five minutes
+    /// for a token without one.
+    async fn fetch_entry(&self, principal: &Principal) -> Result<(Claims, i64), AuthError> {
         let Some(subject) = principal.subject() else {
             return Err(AuthError::unavailable(
                 "the token has no sub, so its userinfo cannot be matched to it (OIDC Core 5.3.2)",
@@ -166,14 +127,10 @@ impl UserinfoClient {
             }
         }
         let now = self.clock.unix_seconds();
-        let ttl = principal.expires_at_unix().map_or(DEFAULT_TTL, |exp| {
-            Duration::from_secs(u64::try_from(exp.saturating_sub(now)).unwrap_or(0))
-        });
-        Ok(Entry {
-            claims,
-            expires_at: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
-            ttl,
-        })
+        let keep_until = principal
+            .expires_at_unix()
+            .unwrap_or_else(|| now.saturating_add(DEFAULT_TTL_SECS));
+        Ok((claims, keep_until))
     }
 }
 
