@@ -9,10 +9,6 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
-};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
@@ -260,67 +256,9 @@ pub fn basic_authorization(client_id: &str, secret: &str) -> String {
 }
 
 /// A private key that signs client assertions.
-pub struct AssertionKey {
-    signer: Signer,
-    kid: Option<String>,
-}
+pub type AssertionKey = crate::jws::SigningKey;
 
-enum Signer {
-    Rsa(RsaKeyPair),
-    Ec(EcdsaKeyPair),
-    Ed(Ed25519KeyPair),
-}
-
-impl fmt::Debug for AssertionKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AssertionKey({}, kid={:?})", self.alg(), self.kid)
-    }
-}
-
-impl AssertionKey {
-    /// Reads a PEM PKCS#8 private key (RSA → RS256, EC P-256 → ES256, Ed25519 → EdDSA).
-    pub fn from_pem_file(path: &Path, kid: Option<String>) -> Result<Self, String> {
-        let pem = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
-        Self::from_pem(&pem, kid)
-    }
-
-    /// Parses a PEM PKCS#8 private key.
-    pub fn from_pem(pem: &str, kid: Option<String>) -> Result<Self, String> {
-        if !pem.contains("-----BEGIN PRIVATE KEY-----") {
-            return Err("not a PEM PKCS#8 private key (-----BEGIN PRIVATE KEY-----)".into());
-        }
-        let body: String = pem
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .map(str::trim)
-            .collect();
-        let der = STANDARD
-            .decode(body)
-            .map_err(|_| "the PEM body is not base64".to_string())?;
-        let signer = if let Ok(key) = RsaKeyPair::from_pkcs8(&der) {
-            Signer::Rsa(key)
-        } else if let Ok(key) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der) {
-            Signer::Ec(key)
-        } else if let Ok(key) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der) {
-            Signer::Ed(key)
-        } else {
-            return Err(
-                "unsupported key: use RSA (2048 bits or more), EC P-256 or Ed25519 in PKCS#8"
-                    .into(),
-            );
-        };
-        Ok(Self { signer, kid })
-    }
-
-    /// The JOSE algorithm.
-    pub fn alg(&self) -> &'static str {
-        match self.signer {
-            Signer::Rsa(_) => "RS256",
-            Signer::Ec(_) => "ES256",
-            Signer::Ed(_) => "EdDSA",
-        }
-    }
-
+impl crate::jws::SigningKey {
     /// An RFC 7523 client assertion: `iss` = `sub` = client id, `aud`, `jti`, `iat`, `exp` (+60 s).
     pub fn assertion(
         &self,
@@ -332,45 +270,22 @@ impl AssertionKey {
         let mut jti = [0u8; 16];
         aws_lc_rs::rand::fill(&mut jti)
             .map_err(|_| "no randomness for the assertion jti".to_string())?;
-        let mut header = serde_json::json!({"alg": self.alg(), "typ": "JWT"});
-        if let Some(kid) = &self.kid {
-            header["kid"] = kid.clone().into();
-        }
         let claims = serde_json::json!({
             "iss": client_id, "sub": client_id, "aud": audience,
             "jti": URL_SAFE_NO_PAD.encode(jti), "iat": now, "exp": now + 60,
         });
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let signature = match &self.signer {
-            Signer::Rsa(key) => {
-                let mut out = vec![0u8; key.public_modulus_len()];
-                key.sign(
-                    &RSA_PKCS1_SHA256,
-                    &SystemRandom::new(),
-                    input.as_bytes(),
-                    &mut out,
-                )
-                .map_err(|_| "RSA signing failed".to_string())?;
-                out
-            }
-            Signer::Ec(key) => key
-                .sign(&SystemRandom::new(), input.as_bytes())
-                .map_err(|_| "EC signing failed".to_string())?
-                .as_ref()
-                .to_vec(),
-            Signer::Ed(key) => key.sign(input.as_bytes()).as_ref().to_vec(),
+        let serde_json::Value::Object(claims) = claims else {
+            return Err("the assertion claims are not an object".into());
         };
-        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+        self.sign(&claims, Some("JWT"))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::Ed25519KeyPair;
 
     fn ed25519_pem() -> String {
         let der = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();

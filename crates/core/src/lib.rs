@@ -28,6 +28,7 @@ pub mod error;
 pub mod explain;
 pub mod http;
 pub mod json;
+pub mod jws;
 pub mod mapping;
 pub mod observe;
 pub mod principal;

@@ -10,8 +10,6 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use axum::Json;
 use axum::routing::{get, post};
 use base64::Engine as _;
@@ -19,25 +17,21 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 /// An ES256 signing key with its JWK: what the development issuer and `portcullis-test`'s
-/// mock issuer sign with.
+/// mock issuer sign with ([`portcullis_core::jws::SigningKey`], the one signer).
+#[derive(Debug)]
 pub struct DevKey {
     kid: String,
-    key: EcdsaKeyPair,
-}
-
-impl std::fmt::Debug for DevKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DevKey").field("kid", &self.kid).finish()
-    }
+    key: portcullis_core::jws::SigningKey,
 }
 
 impl DevKey {
     /// Generates a P-256 key.
     pub fn generate() -> std::io::Result<Self> {
-        let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
-            .map_err(|_| std::io::Error::other("cannot generate an ES256 key"))?;
-        let point = key.public_key().as_ref();
-        let kid = format!("dev-{}", &b64(&point[1..9]));
+        let key = portcullis_core::jws::SigningKey::generate_es256(|point| {
+            format!("dev-{}", b64(&point[1..9]))
+        })
+        .map_err(std::io::Error::other)?;
+        let kid = key.kid().unwrap_or_default().to_owned();
         Ok(Self { kid, key })
     }
 
@@ -48,11 +42,7 @@ impl DevKey {
 
     /// The public key as a JWK.
     pub fn jwk(&self) -> Value {
-        let point = self.key.public_key().as_ref();
-        json!({
-            "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": self.kid,
-            "x": b64(&point[1..33]), "y": b64(&point[33..65]),
-        })
+        self.key.public_jwk().unwrap_or(Value::Null)
     }
 
     /// Signs `claims` as a compact JWS with `typ: at+jwt`.
@@ -62,21 +52,9 @@ impl DevKey {
 
     /// Signs `claims` with the given `typ` (or none).
     pub fn sign_with_typ(&self, claims: &Map<String, Value>, typ: Option<&str>) -> String {
-        let mut header = json!({"alg": "ES256", "kid": self.kid});
-        if let Some(typ) = typ {
-            header["typ"] = typ.into();
-        }
-        let input = format!(
-            "{}.{}",
-            b64(header.to_string().as_bytes()),
-            b64(Value::Object(claims.clone()).to_string().as_bytes())
-        );
-        match self.key.sign(&SystemRandom::new(), input.as_bytes()) {
-            Ok(signature) => format!("{input}.{}", b64(signature.as_ref())),
-            // Signing with a generated key does not fail; an unsigned string would be refused by
-            // every validator, never accepted.
-            Err(_) => format!("{input}."),
-        }
+        // Signing with a generated key does not fail; an unsigned string would be refused by
+        // every validator, never accepted.
+        self.key.sign(claims, typ).unwrap_or_default()
     }
 }
 
