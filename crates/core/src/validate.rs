@@ -43,7 +43,7 @@ pub trait TokenValidator: Send + Sync + 'static {
     /// stands, from a cache, synchronously: the hot path of a token seen again. `token` is the
     /// token exactly as sent, and a hit must compare it whole. `None` (the default) means "not
     /// known": the pipeline then calls [`TokenValidator::validate`].
-    fn cached(&self, token: &[u8]) -> Option<Principal> {
+    fn lookup_verified(&self, token: &[u8]) -> Option<Principal> {
         let _ = token;
         None
     }
@@ -91,7 +91,7 @@ impl<T: TokenValidator + ?Sized> TokenValidator for Arc<T> {
         (**self).explain(token, request)
     }
 
-    fn cached(&self, token: &[u8]) -> Option<Principal> {
-        (**self).cached(token)
+    fn lookup_verified(&self, token: &[u8]) -> Option<Principal> {
+        (**self).lookup_verified(token)
     }
 }

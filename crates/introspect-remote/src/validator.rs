@@ -159,9 +159,9 @@ impl IntrospectionValidator {
         self.cache.as_ref().map_or(0, |cache| cache.len() as u64)
     }
 
-    /// A fresh, active cached answer for the token exactly as sent (the hot path); refusals and
-    /// misses are left to [`IntrospectionValidator::introspect`].
-    pub fn cached_bytes(&self, token: &[u8]) -> Option<Principal> {
+    /// Lookup of a verified token: a fresh, active cached answer for the token exactly as sent
+    /// (the hot path); refusals and misses are left to [`IntrospectionValidator::introspect`].
+    pub fn lookup_verified(&self, token: &[u8]) -> Option<Principal> {
         let principal = self.cache.as_ref()?.get_with(
             self.keys.of_bytes(token),
             self.clock.unix_seconds(),
@@ -455,8 +455,8 @@ impl TokenValidator for IntrospectionValidator {
         Box::pin(self.explain_token(token))
     }
 
-    fn cached(&self, token: &[u8]) -> Option<Principal> {
-        self.cached_bytes(token)
+    fn lookup_verified(&self, token: &[u8]) -> Option<Principal> {
+        IntrospectionValidator::lookup_verified(self, token)
     }
 
     fn name(&self) -> &'static str {

@@ -132,7 +132,7 @@ impl JwtValidator {
     /// Validates a token string and returns the principal: from the verified-token cache when
     /// the same token passed before and its decision still stands, else by every check.
     pub async fn validate_token(&self, token: &BearerToken) -> Result<Principal, AuthError> {
-        if let Some(principal) = self.cached(token) {
+        if let Some(principal) = self.lookup_verified(token.expose().as_bytes()) {
             return Ok(principal);
         }
         self.verify_and_cache(token).await
@@ -164,15 +164,11 @@ impl JwtValidator {
         Ok(principal)
     }
 
-    /// The principal of a token that passed every check before, when that decision still stands
-    /// (not expired, key still published); no other work is done.
-    pub fn cached(&self, token: &BearerToken) -> Option<Principal> {
-        self.cached_bytes(token.expose().as_bytes())
-    }
-
-    /// [`JwtValidator::cached`] for the token exactly as sent: a keyed hash, a lookup, a
-    /// whole-token comparison, the expiry and the key generation, and an `Arc` clone.
-    pub fn cached_bytes(&self, token: &[u8]) -> Option<Principal> {
+    /// Lookup of a verified token: the principal of a token, exactly as sent, that passed every
+    /// check before, when that decision still stands (not expired, key still published). A keyed
+    /// hash, a lookup, a whole-token comparison, the expiry and the key generation, and an `Arc`
+    /// clone; no other work.
+    pub fn lookup_verified(&self, token: &[u8]) -> Option<Principal> {
         let cache = self.verified.as_ref()?;
         let key = cache.keys.of_bytes(token);
         let now = self.clock.unix_seconds();
@@ -475,7 +471,7 @@ impl TokenValidator for JwtValidator {
         Box::pin(self.explain_token(token))
     }
 
-    fn cached(&self, token: &[u8]) -> Option<Principal> {
-        self.cached_bytes(token)
+    fn lookup_verified(&self, token: &[u8]) -> Option<Principal> {
+        JwtValidator::lookup_verified(self, token)
     }
 }

@@ -57,7 +57,7 @@ impl TokenValidator for AutoValidator {
         request: &'a Parts,
     ) -> BoxFuture<'a, Result<Principal, AuthError>> {
         // A JWT that passed before: no routing work (the routing decodes the payload).
-        if let Some(principal) = self.jwt.cached(token) {
+        if let Some(principal) = self.jwt.lookup_verified(token.expose().as_bytes()) {
             return Box::pin(std::future::ready(Ok(principal)));
         }
         if self.is_local_jwt(token.expose()) {
@@ -74,10 +74,10 @@ impl TokenValidator for AutoValidator {
         })
     }
 
-    fn cached(&self, token: &[u8]) -> Option<Principal> {
+    fn lookup_verified(&self, token: &[u8]) -> Option<Principal> {
         self.jwt
-            .cached_bytes(token)
-            .or_else(|| self.introspection.cached_bytes(token))
+            .lookup_verified(token)
+            .or_else(|| self.introspection.lookup_verified(token))
     }
 
     fn explain<'a>(

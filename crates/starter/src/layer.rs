@@ -107,7 +107,7 @@ where
             let response = response.map(Body::from);
             return Either::Right(Box::pin(async move { Ok(response) }));
         }
-        if let Some(principal) = shared.pipeline.admit_cached(&request, &shared.rules) {
+        if let Some(principal) = shared.pipeline.admit_verified(&request, &shared.rules) {
             request
                 .extensions_mut()
                 .insert(shared.context.with_principal(principal));

@@ -119,7 +119,7 @@ impl Pipeline {
     /// rule only asks for a valid token (or scopes the token has), with nothing to enrich. `None`
     /// means "not decidable from the cache" (new token, no token, a refusal, an enricher, a rule
     /// that denies): [`Pipeline::admit`] then decides, logs and counts as usual.
-    pub fn admit_cached<B>(
+    pub fn admit_verified<B>(
         &self,
         request: &http::Request<B>,
         rules: &RuleSet,
@@ -139,9 +139,9 @@ impl Pipeline {
         let access = rules.decide(request.method(), request.uri().path());
         let token = self.resolver.sent_token(request.headers(), request.uri())?;
         let principal = match access {
-            Access::Authenticated => self.validator.cached(token)?,
+            Access::Authenticated => self.validator.lookup_verified(token)?,
             Access::Require(policy) => {
-                let principal = self.validator.cached(token)?;
+                let principal = self.validator.lookup_verified(token)?;
                 if !policy.allows(&principal) {
                     return None;
                 }

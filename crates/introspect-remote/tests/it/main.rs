@@ -594,7 +594,7 @@ async fn cache_capacity_zero_introspects_every_request() {
     }
     assert_eq!(f.calls(), 10, "no answer is kept, active or not");
     assert_eq!(v.cached_answers(), 0);
-    assert!(v.cached_bytes(b"t").is_none());
+    assert!(v.lookup_verified(b"t").is_none());
 }
 
 #[tokio::test]

@@ -593,11 +593,7 @@ async fn a_refresh_that_brings_the_same_keys_keeps_cached_decisions() {
     f.validator.store().refresh().await.unwrap();
     f.validator.store().refresh().await.unwrap();
     assert_eq!(f.validator.store().generation(), generation, "same keys");
-    assert!(
-        f.validator
-            .cached(&BearerToken::new(token.clone()))
-            .is_some()
-    );
+    assert!(f.validator.lookup_verified(token.as_bytes()).is_some());
     validate(&f, &token).await.unwrap();
     assert_eq!(f.validator.signature_checks(), 1, "still a cache hit");
     // A new key set moves the generation; the token's key stayed, so the decision stands.
@@ -624,10 +620,10 @@ async fn the_first_token_is_cached_with_the_keys_that_verified_it() {
         1,
         "the second time is a cache hit"
     );
-    assert!(f.validator.cached_bytes(token.as_bytes()).is_some());
+    assert!(f.validator.lookup_verified(token.as_bytes()).is_some());
     assert!(
         f.validator
-            .cached_bytes(format!("{token}x").as_bytes())
+            .lookup_verified(format!("{token}x").as_bytes())
             .is_none(),
         "a hit compares the whole token"
     );

@@ -20,6 +20,8 @@ use portcullis::{
 use serde_json::json;
 use tower::ServiceExt as _;
 
+mod fast_path;
+
 /// The listen address the tests declare for the development issuer (they serve with `oneshot`).
 const LOOPBACK: std::net::SocketAddr =
     std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 3000);
