@@ -5,7 +5,7 @@
 
 use http::Method;
 
-use crate::config::{DefaultRule, RuleConfig};
+use crate::config::{ConfigProblem, DefaultRule, RuleConfig};
 use crate::scope::{Matching, ScopePolicy, Target};
 
 /// What a request needs.
@@ -153,9 +153,6 @@ pub struct RuleSet {
     default: Access,
 }
 
-/// A rule problem: key, value, reason.
-pub type RuleProblem = (&'static str, String, String);
-
 const METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT",
 ];
@@ -185,7 +182,10 @@ impl RuleSet {
     }
 
     /// Compiles the configured rules; every problem at once.
-    pub fn compile(configs: &[RuleConfig], default: DefaultRule) -> Result<Self, Vec<RuleProblem>> {
+    pub fn compile(
+        configs: &[RuleConfig],
+        default: DefaultRule,
+    ) -> Result<Self, Vec<ConfigProblem>> {
         let mut problems = Vec::new();
         let mut rules: Vec<Rule> = Vec::new();
         for (index, config) in configs.iter().enumerate() {
@@ -193,18 +193,22 @@ impl RuleSet {
             let pattern = match PathPattern::parse(&config.path) {
                 Ok(p) => Some(p),
                 Err(reason) => {
-                    problems.push(("rules", at(&format!("path = {:?}", config.path)), reason));
+                    problems.push(ConfigProblem {
+                        key: "rules",
+                        value: at(&format!("path = {:?}", config.path)),
+                        reason,
+                    });
                     None
                 }
             };
             let methods = match &config.methods {
                 None => Some(None),
                 Some(list) if list.is_empty() => {
-                    problems.push((
-                        "rules",
-                        at("methods = []"),
-                        "list the methods, or leave methods out for all".into(),
-                    ));
+                    problems.push(ConfigProblem {
+                        key: "rules",
+                        value: at("methods = []"),
+                        reason: "list the methods, or leave methods out for all".into(),
+                    });
                     None
                 }
                 Some(list) => {
@@ -214,11 +218,11 @@ impl RuleSet {
                         if METHODS.contains(&upper.as_str()) {
                             parsed.extend(Method::from_bytes(upper.as_bytes()).ok());
                         } else {
-                            problems.push((
-                                "rules",
-                                at(&format!("methods = {m:?}")),
-                                format!("not an HTTP method ({})", METHODS.join(", ")),
-                            ));
+                            problems.push(ConfigProblem {
+                                key: "rules",
+                                value: at(&format!("methods = {m:?}")),
+                                reason: format!("not an HTTP method ({})", METHODS.join(", ")),
+                            });
                         }
                     }
                     // axum (like HTTP itself, RFC 9110 §9.3.2) answers HEAD with the GET handler:
@@ -232,7 +236,11 @@ impl RuleSet {
             let access = match access_of(config) {
                 Ok(a) => Some(a),
                 Err(reason) => {
-                    problems.push(("rules", at(&format!("path = {:?}", config.path)), reason));
+                    problems.push(ConfigProblem {
+                        key: "rules",
+                        value: at(&format!("path = {:?}", config.path)),
+                        reason,
+                    });
                     None
                 }
             };
@@ -241,14 +249,10 @@ impl RuleSet {
                     .iter()
                     .position(|r| r.pattern.covers(&pattern) && methods_cover(&r.methods, &methods))
                 {
-                    problems.push((
-                        "rules",
-                        at(&format!("path = {:?}", config.path)),
-                        format!(
+                    problems.push(ConfigProblem { key: "rules", value: at(&format!("path = {:?}", config.path)), reason: format!(
                             "this rule can never match: rule [{earlier}] (path {:?}) comes first and covers it; first match wins, so put the narrower rule first",
                             rules[earlier].pattern.as_str()
-                        ),
-                    ));
+                        ) });
                 }
                 rules.push(Rule {
                     pattern,
@@ -434,7 +438,10 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(problems.len(), 1);
-        assert!(problems[0].2.contains("can never match"), "{problems:?}");
+        assert!(
+            problems[0].reason.contains("can never match"),
+            "{problems:?}"
+        );
         // A narrower method set first does not shadow a broader later rule.
         assert!(
             RuleSet::compile(

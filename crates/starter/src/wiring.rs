@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use portcullis_core::client_auth::{ClientAuth, ClientSettings};
-use portcullis_core::config::{ConfigProblem, Mode, PortcullisConfig, Strategy, UserinfoFailure};
+use portcullis_core::config::{Mode, PortcullisConfig, Strategy, UserinfoFailure};
 use portcullis_core::http::HttpClient;
 use portcullis_core::rules::RuleSet;
 use portcullis_core::{
@@ -288,14 +288,8 @@ impl<'a> Wiring<'a> {
     /// The access rules (already checked with the configuration).
     pub(crate) fn rules(&self) -> Result<RuleSet, StartupError> {
         let config = self.config();
-        let rules = RuleSet::compile(&config.rules, config.default_rule).map_err(|problems| {
-            self.loaded.problems_to_errors(
-                problems
-                    .into_iter()
-                    .map(|(key, value, reason)| ConfigProblem { key, value, reason })
-                    .collect(),
-            )
-        })?;
+        let rules = RuleSet::compile(&config.rules, config.default_rule)
+            .map_err(|problems| self.loaded.problems_to_errors(problems))?;
         tracing::info!(
             "portcullis: {} access rule(s) ({}); unmatched requests: {:?} (portcullis.default-rule, {})",
             config.rules.len(),

@@ -59,8 +59,8 @@ pub(super) fn check(
     problem: &mut impl FnMut(&'static str, String, String),
 ) {
     if let Err(rule_problems) = crate::rules::RuleSet::compile(rules, default_rule) {
-        for (key, value, reason) in rule_problems {
-            problem(key, value, reason);
+        for p in rule_problems {
+            problem(p.key, p.value, p.reason);
         }
     }
 }
