@@ -24,8 +24,8 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use portcullis::core::Secret;
-use portcullis::core::config::Mode;
+use portcullis::Secret;
+use portcullis::config::Mode;
 use portcullis::{ConfigLoader, Portcullis, PortcullisConfig};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -574,17 +574,15 @@ impl Service {
         Self::serve(&portcullis).await
     }
 
-    /// Builds Portcullis from `config` on a [`portcullis::core::ManualClock`] standing at the real
+    /// Builds Portcullis from `config` on a [`portcullis::ManualClock`] standing at the real
     /// time now, and serves hello-api: the test moves the service's clock (cache deadlines, key
     /// staleness) instead of sleeping. Tokens from a real IdP stay valid while the test keeps
     /// the clock within their lifetime.
-    pub async fn start_with_clock(
-        config: PortcullisConfig,
-    ) -> (Self, portcullis::core::ManualClock) {
+    pub async fn start_with_clock(config: PortcullisConfig) -> (Self, portcullis::ManualClock) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let clock = portcullis::core::ManualClock::at_unix(now);
+        let clock = portcullis::ManualClock::at_unix(now);
         let portcullis = Portcullis::builder()
             .config(config)
             .clock(clock.clone())
@@ -608,8 +606,9 @@ impl Service {
         match (&metadata.resource, metadata.enabled) {
             (_, false) => None,
             (Some(resource), true) => {
-                let location = portcullis::core::resource::ResourceLocation::configured(resource)
-                    .expect("a resource the configuration check accepted");
+                let location =
+                    portcullis::unstable::core::resource::ResourceLocation::configured(resource)
+                        .expect("a resource the configuration check accepted");
                 Some(
                     location
                         .metadata_url_for(

@@ -12,8 +12,8 @@
 
 use std::time::Duration;
 
-use portcullis::core::Secret;
-use portcullis::core::config::{ClientAuthMethod, UserinfoFailure};
+use portcullis::Secret;
+use portcullis::config::{ClientAuthMethod, UserinfoFailure};
 use portcullis::{Portcullis, PortcullisConfig};
 use portcullis_e2e::{Idp, Kit, Service, capture_logs, log_text};
 

@@ -19,7 +19,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Request;
-use portcullis::core::config::RuleConfig;
+use portcullis::config::RuleConfig;
 use portcullis::{Portcullis, require_scopes};
 use portcullis_test::MockIssuer;
 use serde_json::{Value, json};

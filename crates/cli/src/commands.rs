@@ -4,20 +4,20 @@ use std::io::Read as _;
 use std::sync::Arc;
 use std::time::Instant;
 
-use portcullis::core::ScopePolicy;
-use portcullis::core::client_auth::ClientAuth;
-use portcullis::core::config::{ClientAuthMethod, Mode};
-use portcullis::core::error::Reason;
-use portcullis::core::explain::{Step, StepStatus};
-use portcullis::core::http::HttpClient;
-use portcullis::core::observe::IdpEndpoint;
-use portcullis::core::{
+use portcullis::ScopePolicy;
+use portcullis::config::{ClientAuthMethod, Mode};
+use portcullis::error::Reason;
+use portcullis::unstable::core::client_auth::ClientAuth;
+use portcullis::unstable::core::explain::{Step, StepStatus};
+use portcullis::unstable::core::http::HttpClient;
+use portcullis::unstable::core::observe::IdpEndpoint;
+use portcullis::unstable::core::{
     AuthError, Discovery, Endpoint, EndpointSource, ErrorKind, IssuerUrl, Principal, Secret,
     SystemClock,
 };
-use portcullis::introspect::{IntrospectionSettings, IntrospectionValidator};
-use portcullis::jwt::jwks::KeySet;
-use portcullis::jwt::settings::ASYMMETRIC_ALGORITHMS;
+use portcullis::unstable::introspect::{IntrospectionSettings, IntrospectionValidator};
+use portcullis::unstable::jwt::jwks::KeySet;
+use portcullis::unstable::jwt::settings::ASYMMETRIC_ALGORITHMS;
 use portcullis::{ConfigErrors, ConfigLoader, Portcullis, PortcullisConfig};
 use serde_json::{Map, Value, json};
 
@@ -158,8 +158,8 @@ pub async fn inspect(args: InspectArgs) -> u8 {
     let verdict = match verdict {
         Ok(Some(principal)) if !args.require_scopes.is_empty() => {
             match ScopePolicy::new(
-                portcullis::core::scope::Matching::All,
-                portcullis::core::scope::Target::Scopes,
+                portcullis::Matching::All,
+                portcullis::Target::Scopes,
                 args.require_scopes.iter().map(String::as_str),
             ) {
                 Ok(policy) => match policy.check(&principal) {
@@ -304,7 +304,7 @@ pub async fn discover(mut args: DiscoverArgs) -> u8 {
     }
     // Without an issuer argument: the service's own issuer and introspection client, read as
     // the service reads them (files, profile, PORTCULLIS_* variables).
-    let mut introspection = portcullis::core::config::IntrospectionConfig::default();
+    let mut introspection = portcullis::config::IntrospectionConfig::default();
     let issuer_text = match &args.issuer {
         Some(issuer) => issuer.clone(),
         None => {
@@ -328,7 +328,7 @@ pub async fn discover(mut args: DiscoverArgs) -> u8 {
     };
     if args.client_id.is_some() {
         // A client given on the command line is tried with what the command line says.
-        introspection = portcullis::core::config::IntrospectionConfig::default();
+        introspection = portcullis::config::IntrospectionConfig::default();
     }
     if let Some(id) = args.client_id.clone() {
         introspection.client_id = Some(id);
@@ -525,7 +525,7 @@ fn describe_keys(document: &Value, elapsed_ms: u128) -> (Value, Step) {
 }
 
 async fn try_introspection(
-    introspection: portcullis::core::config::IntrospectionConfig,
+    introspection: portcullis::config::IntrospectionConfig,
     client_id: &str,
     issuer: &IssuerUrl,
     http: &HttpClient,

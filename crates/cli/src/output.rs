@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use portcullis::core::explain::{Step, StepStatus};
+use portcullis::unstable::core::explain::{Step, StepStatus};
 use serde_json::Value;
 
 /// Writes a line to standard output. A closed pipe (`portcullis config | head`) is not an error

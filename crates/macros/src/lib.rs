@@ -83,8 +83,8 @@ fn expand(
 
         impl ::portcullis::ScopeRequirement for #marker {
             const POLICY: ::portcullis::ScopePolicy = ::portcullis::ScopePolicy::from_static(
-                ::portcullis::core::Matching::#matching,
-                ::portcullis::core::Target::#target_tokens,
+                ::portcullis::Matching::#matching,
+                ::portcullis::Target::#target_tokens,
                 &[#(#literals),*],
             );
         }

@@ -13,13 +13,11 @@
 //! # }
 //! ```
 
-use std::future::{Ready, ready};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use futures_util::future::Either;
 use http::Request;
 use portcullis_core::context::principal_of;
 use portcullis_core::{
@@ -143,7 +141,7 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = Either<S::Future, Ready<Result<Response, S::Error>>>;
+    type Future = crate::AuthFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -158,15 +156,15 @@ where
             (None, None) => {
                 let response = AuthRejection::layer_missing("a route requirement (require_scopes)")
                     .into_response();
-                return Either::Right(ready(Ok(response)));
+                return crate::AuthFuture::ready(Ok(response));
             }
         };
         if let Err(error) = decision {
             let response: Response<Body> =
                 AuthRejection::new(error, context, &parts.uri, &parts.headers).into_response();
-            return Either::Right(ready(Ok(response)));
+            return crate::AuthFuture::ready(Ok(response));
         }
         // Decided synchronously: the service that was polled ready takes the request.
-        Either::Left(self.inner.call(Request::from_parts(parts, body)))
+        crate::AuthFuture::inner(self.inner.call(Request::from_parts(parts, body)))
     }
 }

@@ -12,10 +12,9 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::Response;
-use futures_util::future::Either;
 use http::Request;
+use portcullis_core::AuthContext;
 use portcullis_core::rules::{Access, RuleSet};
-use portcullis_core::{AuthContext, BoxFuture};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -80,9 +79,7 @@ pub struct AuthService<S> {
     shared: Arc<Shared>,
 }
 
-/// The future of [`AuthService`]: the inner service's own future on the hot path (a token seen
-/// before: no allocation, no extra state machine), a boxed one when the pipeline must do work.
-pub type AuthFuture<F, E> = Either<F, BoxFuture<'static, Result<Response, E>>>;
+pub use crate::future::AuthFuture;
 
 impl<S, B> Service<Request<B>> for AuthService<S>
 where
@@ -105,21 +102,21 @@ where
             && let Some(response) = metadata.response(request.uri(), request.headers())
         {
             let response = response.map(Body::from);
-            return Either::Right(Box::pin(async move { Ok(response) }));
+            return AuthFuture::ready(Ok(response));
         }
         if let Some(principal) = shared.pipeline.admit_verified(&request, &shared.rules) {
             request
                 .extensions_mut()
                 .insert(shared.context.with_principal(principal));
             // Decided synchronously: the service that was polled ready takes the request now.
-            return Either::Left(self.inner.call(request));
+            return AuthFuture::inner(self.inner.call(request));
         }
         let (mut parts, body) = request.into_parts();
         // The clone that was polled ready handles this request (tower's usual pattern).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = shared.clone();
-        Either::Right(Box::pin(async move {
+        AuthFuture::boxed(Box::pin(async move {
             let context = match shared.pipeline.admit(&parts, &shared.rules).await {
                 Ok(Some(principal)) => shared.context.with_principal(principal),
                 Ok(None) => shared.context.clone(),

@@ -33,6 +33,7 @@ mod builder;
 pub mod config;
 #[cfg(feature = "dev-issuer")]
 pub mod dev;
+mod future;
 pub mod health;
 mod layer;
 pub mod metadata;
@@ -49,7 +50,7 @@ pub use auto::AutoValidator;
 pub use builder::{NO_SUBSCRIBER_NOTICE, Portcullis, PortcullisBuilder, StartupError};
 pub use config::{ConfigEntry, ConfigError, ConfigErrors, ConfigLoader, LoadedConfig};
 pub use health::Health;
-pub use layer::{AuthLayer, AuthService};
+pub use layer::{AuthFuture, AuthLayer, AuthService};
 pub use pipeline::Pipeline;
 
 /// Whether this build contains the test kit's stand-in for token validation (the `testing`
@@ -58,18 +59,50 @@ pub use pipeline::Pipeline;
 /// you ship, as Portcullis's own end-to-end suite does.
 pub const TEST_SUPPORT_COMPILED_IN: bool = cfg!(feature = "testing");
 
-pub use portcullis_core as core;
 pub use portcullis_core::authorize::RequireScopes;
 pub use portcullis_core::config::PortcullisConfig;
 pub use portcullis_core::{
-    AuthError, Authorizer, BearerToken, Enricher, ErrorKind, ErrorRenderer, Principal, ScopePolicy,
-    ScopeRequirement, ScopeToken, Scopes, TokenResolver, TokenValidator, UserInfo,
+    AuthContext, AuthError, Authorizer, BearerToken, BoxFuture, ChallengeContext, Clock, Enricher,
+    ErrorKind, ErrorRenderer, HeaderTokenResolver, ManualClock, Matching, Principal,
+    Rfc6750Renderer, ScopePolicy, ScopeRequirement, ScopeToken, Scopes, Secret, SystemClock,
+    Target, TokenResolver, TokenValidator, UserInfo, UserinfoSource,
 };
-pub use portcullis_introspect_remote as introspect;
-pub use portcullis_jwt_local as jwt;
 pub use portcullis_macros::{requires_authorities, requires_scopes};
-pub use portcullis_propagate as propagate;
-pub use portcullis_userinfo as userinfo;
+
+/// Errors: the one [`AuthError`] type, its kinds and precise reasons (a closed set, safe as
+/// metric labels), and its one rendering as an RFC 6750 response.
+pub mod error {
+    pub use portcullis_core::error::{
+        AuthError, ChallengeContext, ErrorKind, ErrorRenderer, Reason, Rfc6750Renderer, codes,
+    };
+}
+
+/// Metrics and health: the names of the metrics Portcullis records (through the `metrics`
+/// facade) and the telemetry the health report reads.
+pub mod observe {
+    pub use portcullis_core::observe::{Telemetry, names};
+}
+
+/// Identity propagation to downstream services: `[[portcullis.downstream]]`, the outbound
+/// client, and the reqwest-middleware it plugs into.
+pub mod propagate {
+    pub use portcullis_propagate::{
+        Downstream, PropagationError, PropagationMiddleware, Propagator, outbound_client,
+        reqwest_middleware,
+    };
+}
+
+/// The building blocks below the starter, for the test kit, the CLI, benchmarks and the
+/// project's own tests. **Not covered by semantic versioning**: anything here may change in
+/// any release. Applications use the items at the crate root and in the modules above.
+#[doc(hidden)]
+pub mod unstable {
+    pub use portcullis_core as core;
+    pub use portcullis_introspect_remote as introspect;
+    pub use portcullis_jwt_local as jwt;
+    pub use portcullis_propagate as propagate;
+    pub use portcullis_userinfo as userinfo;
+}
 
 #[doc(hidden)]
 pub mod __private {

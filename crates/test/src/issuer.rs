@@ -12,10 +12,10 @@ use axum::{Form, Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use portcullis::PortcullisConfig;
-use portcullis::core::config::{ClientAuthMethod, Mode};
-use portcullis::core::secret::Secret;
-use portcullis::core::sync::lock;
+use portcullis::Secret;
+use portcullis::config::{ClientAuthMethod, Mode};
 use portcullis::dev::{DevKey, rand_suffix, unix_now};
+use portcullis::unstable::core::sync::lock;
 use portcullis::{Portcullis, StartupError};
 use serde_json::{Map, Value, json};
 

@@ -55,10 +55,10 @@ pub use issuer::{
 
 use std::sync::Arc;
 
-use portcullis::core::AuthContext;
-use portcullis::core::context::ContextShared;
-use portcullis::core::mapping::ClaimMapping;
+use portcullis::AuthContext;
 use portcullis::testing::{TEST_TOKEN, TestAuthentication};
+use portcullis::unstable::core::context::ContextShared;
+use portcullis::unstable::core::mapping::ClaimMapping;
 use portcullis::{BearerToken, Principal};
 use serde_json::{Map, Value};
 
@@ -135,7 +135,7 @@ impl<B> RequestExt for http::Request<B> {
         extensions.insert(TestAuthentication { claims: jwt.claims });
         // For routers without the layer: the extractors need a context with the principal.
         let context = AuthContext::new(ContextShared {
-            renderer: Arc::new(portcullis::core::Rfc6750Renderer::new()),
+            renderer: Arc::new(portcullis::Rfc6750Renderer::new()),
             userinfo: None,
             telemetry: None,
             resource: None,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
-use portcullis::core::config::{AuthorityClaim, Mode};
+use portcullis::config::{AuthorityClaim, Mode};
 use portcullis::{Portcullis, Principal, UserInfo, requires_authorities, requires_scopes};
 use portcullis_test::{MockIssuer, MockJwt, RequestExt};
 

@@ -62,7 +62,7 @@ pub fn install_metrics() -> Result<PrometheusHandle, String> {
     ];
     let recorder = PrometheusBuilder::new()
         .set_buckets_for_metric(
-            Matcher::Full(portcullis::core::observe::names::IDP_DURATION.into()),
+            Matcher::Full(portcullis::observe::names::IDP_DURATION.into()),
             &buckets,
         )
         .map_err(|e| e.to_string())?

@@ -90,7 +90,7 @@ async fn id_token_gets_401_invalid_token(kit: Kit) {
         .await;
     // Locally the ID token is recognised and explained; the IdP will not introspect it.
     let expected = match kit.mode {
-        portcullis::core::config::Mode::Jwt => "so this is probably an ID token",
+        portcullis::config::Mode::Jwt => "so this is probably an ID token",
         _ => "the authorization server does not accept this token for introspection",
     };
     reply.assert_invalid_token(expected);
@@ -117,7 +117,7 @@ async fn expired_token_gets_401(kit: Kit) {
     .await;
     let reply = service.hello(&token).await;
     assert_eq!(reply.status, 401, "{reply:?}");
-    let expected = if kit.mode == portcullis::core::config::Mode::Jwt {
+    let expected = if kit.mode == portcullis::config::Mode::Jwt {
         "expired"
     } else {
         "not active"

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use portcullis::core::Secret;
-use portcullis::core::config::Mode;
+use portcullis::Secret;
+use portcullis::config::Mode;
 use portcullis_e2e::dot::Dot;
 use portcullis_e2e::{Service, config_for_issuer};
 

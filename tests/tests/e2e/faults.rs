@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use portcullis::PortcullisConfig;
-use portcullis::core::Secret;
-use portcullis::core::config::{Mode, UserinfoFailure};
+use portcullis::Secret;
+use portcullis::config::{Mode, UserinfoFailure};
 use portcullis_e2e::fake_idp::{Endpoint, FakeIdp, Fault};
 use portcullis_e2e::{AUDIENCE, Idp, Kit, Service, introspect_config_for};
 

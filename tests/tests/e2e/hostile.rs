@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use portcullis::core::config::Mode;
+use portcullis::config::Mode;
 use portcullis_e2e::{Idp, Kit, Service, b64, decode_part};
 use serde_json::{Value, json};
 
@@ -711,7 +711,7 @@ async fn keys_that_must_not_verify_are_skipped_at_the_full_stack() {
 async fn head_is_held_to_the_get_rule(kit: Kit) {
     let idp = Idp::start().await;
     let mut config = kit.config(&idp);
-    config.rules = vec![portcullis::core::config::RuleConfig {
+    config.rules = vec![portcullis::config::RuleConfig {
         path: "/hello".into(),
         methods: Some(vec!["GET".into()]),
         scopes: Some(vec!["hello:read".into()]),

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use portcullis::Portcullis;
-use portcullis::core::Secret;
-use portcullis::core::config::{ClientAuthMethod, Mode};
+use portcullis::Secret;
+use portcullis::config::{ClientAuthMethod, Mode};
 use portcullis_e2e::{Idp, Service, introspect_config_for};
 
 const OPAQUE: &str = "urn:portcullis:hello:opaque";
@@ -63,7 +63,7 @@ async fn every_client_authentication_method_works_against_the_real_idp() {
 /// with `client-assertion-audience = "endpoint"` (Okta); the IdP checks `aud` and accepts both.
 #[tokio::test]
 async fn the_client_assertion_names_the_issuer_or_the_introspection_endpoint() {
-    use portcullis::core::config::ClientAssertionAudience;
+    use portcullis::config::ClientAssertionAudience;
     let idp = Idp::start().await;
     let token = idp
         .user_token("alice", "hello:read", Some(OPAQUE))
@@ -263,7 +263,7 @@ async fn userinfo_failure_continues_by_default_and_fails_when_configured() {
         1,
         "userinfo was asked, and its refusal ignored"
     );
-    config.userinfo.on_failure = portcullis::core::config::UserinfoFailure::Fail;
+    config.userinfo.on_failure = portcullis::config::UserinfoFailure::Fail;
     let strict = Service::start(config).await;
     let reply = strict.hello(&token).await;
     assert_eq!(reply.status, 503, "{reply:?}");

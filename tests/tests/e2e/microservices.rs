@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use portcullis::core::Secret;
+use portcullis::Secret;
 use portcullis::{ConfigLoader, Portcullis, PortcullisConfig};
 use portcullis_e2e::{Idp, decode_part};
 use serde_json::Value;
@@ -175,7 +175,7 @@ async fn a_token_for_another_api_is_refused_at_the_gateway() {
 /// `private_key_jwt` (the basic method is the example's own, above).
 #[tokio::test]
 async fn client_credentials_work_with_client_secret_post_and_private_key_jwt() {
-    use portcullis::core::config::ClientAuthMethod;
+    use portcullis::config::ClientAuthMethod;
     let idp = Idp::start().await;
     let inventory = serve(config(&idp, "inventory"), microservices::inventory).await;
     let key_file = idp.client_key_file();
@@ -240,7 +240,7 @@ async fn client_credentials_work_with_client_secret_post_and_private_key_jwt() {
 /// with `client.client-assertion-audience = "endpoint"` (Okta); the IdP accepts both.
 #[tokio::test]
 async fn the_token_endpoint_assertion_names_the_issuer_or_the_endpoint() {
-    use portcullis::core::config::{ClientAssertionAudience, ClientAuthMethod};
+    use portcullis::config::{ClientAssertionAudience, ClientAuthMethod};
     let idp = Idp::start().await;
     let inventory = serve(config(&idp, "inventory"), microservices::inventory).await;
     let key_file = idp.client_key_file();

@@ -1,6 +1,6 @@
 //! The health report against the real IdP: up, and down with the reason when the IdP goes away.
 
-use portcullis::core::config::ShowDetails;
+use portcullis::config::ShowDetails;
 use portcullis_e2e::{Idp, Kit, Service};
 
 #[tokio::test]

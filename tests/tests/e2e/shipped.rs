@@ -3,7 +3,7 @@
 //! nothing a request carries in-process stands in for a validated token.
 
 use axum::extract::Request;
-use portcullis::core::BearerToken;
+use portcullis::BearerToken;
 use portcullis::{Portcullis, Principal};
 use portcullis_e2e::{AUDIENCE, Idp, Service, config_for};
 

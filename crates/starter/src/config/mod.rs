@@ -10,7 +10,15 @@ use std::path::{Path, PathBuf};
 use figment::error::{Actual, Kind};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::{Figment, Metadata, Provider, Source};
-use portcullis_core::config::{ConfigProblem, PortcullisConfig};
+pub use portcullis_core::config::PortcullisConfig;
+
+pub use portcullis_core::config::{
+    AuthorityClaim, ClaimsConfig, ClientAssertionAudience, ClientAuthMethod, ClientConfig,
+    ConfigProblem, DEFAULT_ALGORITHMS, DangerousConfig, DefaultRule, DiscoveryConfig,
+    DownstreamConfig, HealthConfig, HttpConfig, IntrospectionConfig, JwksConfig, JwtConfig,
+    KNOWN_ALGORITHMS, Mode, ResourceMetadataConfig, RuleConfig, ShowDetails, Strategy, TokenConfig,
+    UserinfoConfig, UserinfoFailure, duration,
+};
 
 mod report;
 mod sources;
@@ -260,7 +268,7 @@ impl ConfigLoader {
     }
 
     /// The figment that loads, later sources winning.
-    pub fn figment(&self) -> Result<Figment, ConfigErrors> {
+    pub(crate) fn figment(&self) -> Result<Figment, ConfigErrors> {
         let mut figment = Figment::from(Serialized::defaults(Defaults::default()))
             .merge(Toml::file(self.dir.join("default.toml")));
         if let Some(profile) = &self.profile {

@@ -3,7 +3,7 @@
 //! else. One table: each case is sent to both, after the token was verified once.
 
 use http::Method;
-use portcullis::core::config::RuleConfig;
+use portcullis::config::RuleConfig;
 
 use super::*;
 

@@ -12,8 +12,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use http::{Request, StatusCode, header};
-use portcullis::core::{BoxFuture, ScopeToken};
 use portcullis::dev::DevIssuer;
+use portcullis::unstable::core::{BoxFuture, ScopeToken};
 use portcullis::{
     AuthError, BearerToken, Portcullis, PortcullisConfig, Principal, TokenValidator, require_scopes,
 };
@@ -308,8 +308,8 @@ async fn the_dev_issuer_refuses_a_service_that_listens_beyond_loopback() {
 #[tokio::test]
 async fn a_get_rule_guards_head_through_a_real_router() {
     let (portcullis, token) = dev_portcullis(|c| {
-        c.default_rule = portcullis::core::config::DefaultRule::PermitAll;
-        c.rules = vec![portcullis::core::config::RuleConfig {
+        c.default_rule = portcullis::config::DefaultRule::PermitAll;
+        c.rules = vec![portcullis::config::RuleConfig {
             path: "/x".into(),
             methods: Some(vec!["GET".into()]),
             scopes: Some(vec!["x:read".into()]),
