@@ -12,6 +12,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// A running django-oauth-toolkit.
+#[derive(Debug)]
 pub struct Dot {
     _child: Child,
     /// `http://127.0.0.1:<port>/o`.

@@ -47,6 +47,7 @@ pub enum Endpoint {
 }
 
 /// A running fake IdP.
+#[derive(Debug)]
 pub struct FakeIdp {
     /// `http://127.0.0.1:<port>`.
     pub issuer: String,
@@ -148,6 +149,7 @@ impl FakeIdp {
     }
 }
 
+#[derive(Debug)]
 struct State {
     issuer: String,
     jwks: Mutex<Value>,

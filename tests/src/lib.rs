@@ -65,6 +65,7 @@ pub(crate) async fn token_request(
 }
 
 /// A running test IdP.
+#[derive(Debug)]
 pub struct Idp {
     child: Option<Child>,
     stderr: Arc<Mutex<String>>,
@@ -547,6 +548,7 @@ impl std::io::Write for LogWriter {
 }
 
 /// hello-api served in-process on a free loopback port.
+#[derive(Debug)]
 pub struct Service {
     /// `http://127.0.0.1:<port>`.
     pub url: String,

@@ -99,7 +99,7 @@ fn read_token(argument: &str) -> Result<String, String> {
 }
 
 /// `portcullis inspect`.
-pub async fn inspect(args: InspectArgs) -> u8 {
+pub(crate) async fn inspect(args: InspectArgs) -> u8 {
     let token = match read_token(args.token.as_deref().unwrap_or_default()) {
         Ok(token) => token,
         Err(error) => {
@@ -268,7 +268,7 @@ pub async fn inspect(args: InspectArgs) -> u8 {
 }
 
 /// `portcullis config`.
-pub fn config(args: ConfigArgs) -> u8 {
+pub(crate) fn config(args: ConfigArgs) -> u8 {
     let loaded = match loader(&args.source).load() {
         Ok(loaded) => loaded,
         Err(errors) => return report_config_errors(&errors, args.json),
@@ -292,7 +292,7 @@ pub fn config(args: ConfigArgs) -> u8 {
 }
 
 /// `portcullis discover`.
-pub async fn discover(mut args: DiscoverArgs) -> u8 {
+pub(crate) async fn discover(mut args: DiscoverArgs) -> u8 {
     if let Some(secret) = &args.client_secret {
         match argument_or_stdin(secret, "the client secret") {
             Ok(secret) => args.client_secret = Some(secret),
@@ -590,7 +590,7 @@ fn finish_discover(report: Map<String, Value>, steps: Vec<Step>, as_json: bool, 
 }
 
 /// `portcullis mint`.
-pub async fn mint(args: MintArgs) -> u8 {
+pub(crate) async fn mint(args: MintArgs) -> u8 {
     let url = match url_is_loopback(&args.issuer) {
         Ok(url) => url,
         Err(why) => {

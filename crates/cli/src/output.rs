@@ -7,7 +7,7 @@ use serde_json::Value;
 
 /// Writes a line to standard output. A closed pipe (`portcullis config | head`) is not an error
 /// worth a panic: the rest of the output is dropped.
-pub fn line(text: std::fmt::Arguments<'_>) {
+pub(crate) fn line(text: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
@@ -20,7 +20,7 @@ macro_rules! outln {
 }
 
 /// Prints steps as aligned lines: `✓` passed, `✗` failed, `-` skipped, `·` information.
-pub fn print_steps(steps: &[Step]) {
+pub(crate) fn print_steps(steps: &[Step]) {
     let width = steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
     for step in steps {
         let mark = match step.status {
@@ -43,7 +43,7 @@ pub fn print_steps(steps: &[Step]) {
 }
 
 /// Prints a JSON value, pretty.
-pub fn print_json(value: &Value) {
+pub(crate) fn print_json(value: &Value) {
     crate::outln!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
@@ -51,7 +51,7 @@ pub fn print_json(value: &Value) {
 }
 
 /// A JSON value shown on one line, strings without quotes.
-pub fn show(value: &Value) -> String {
+pub(crate) fn show(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         Value::Null => "(none)".into(),

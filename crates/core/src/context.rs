@@ -19,6 +19,15 @@ pub struct AuthContext {
     principal: Option<Principal>,
 }
 
+impl std::fmt::Debug for ContextShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContextShared")
+            .field("userinfo", &self.userinfo.is_some())
+            .field("resource", &self.resource)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What every request's [`AuthContext`] shares.
 pub struct ContextShared {
     /// The renderer the layer uses.

@@ -172,6 +172,19 @@ pub struct PortcullisBuilder {
     test_authentication: bool,
 }
 
+impl std::fmt::Debug for PortcullisBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PortcullisBuilder")
+            .field("config", &self.loaded.is_some())
+            .field("validator", &self.validator.is_some())
+            .field("resolver", &self.resolver.is_some())
+            .field("enricher", &self.enricher.is_some())
+            .field("renderer", &self.renderer.is_some())
+            .field("clock", &self.clock.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl PortcullisBuilder {
     /// Loads configuration the standard way (what `build` does when no configuration was given).
     pub fn load_config(mut self) -> Result<Self, ConfigErrors> {

@@ -116,6 +116,7 @@ async fn annotated(principal: Principal) -> Json<Value> {
 }
 
 /// The requirement of `GET /greetings/typed`, as a type.
+#[derive(Debug)]
 pub struct HelloRead;
 
 impl ScopeRequirement for HelloRead {

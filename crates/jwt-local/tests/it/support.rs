@@ -17,16 +17,16 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-pub fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-pub enum Signer {
+pub(crate) enum Signer {
     Es256(EcdsaKeyPair),
     EdDsa(Ed25519KeyPair),
 }
 
-pub struct TestKey {
+pub(crate) struct TestKey {
     pub kid: String,
     pub alg: &'static str,
     signer: Signer,
@@ -34,7 +34,7 @@ pub struct TestKey {
 }
 
 impl TestKey {
-    pub fn es256(kid: &str) -> Self {
+    pub(crate) fn es256(kid: &str) -> Self {
         let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
         let point = pair.public_key().as_ref().to_vec();
         let jwk = json!({"kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256",
@@ -47,7 +47,7 @@ impl TestKey {
         }
     }
 
-    pub fn eddsa(kid: &str) -> Self {
+    pub(crate) fn eddsa(kid: &str) -> Self {
         let pair = Ed25519KeyPair::generate().unwrap();
         let jwk = json!({"kty": "OKP", "crv": "Ed25519", "kid": kid, "x": b64(pair.public_key().as_ref())});
         Self {
@@ -59,7 +59,7 @@ impl TestKey {
     }
 
     /// Signs with an explicit header.
-    pub fn sign_with_header(&self, header: &Value, claims: &Value) -> String {
+    pub(crate) fn sign_with_header(&self, header: &Value, claims: &Value) -> String {
         let input = format!(
             "{}.{}",
             b64(header.to_string().as_bytes()),
@@ -77,7 +77,7 @@ impl TestKey {
     }
 
     /// Signs with `{"alg", "kid", "typ": "at+jwt"}`.
-    pub fn sign(&self, claims: &Value) -> String {
+    pub(crate) fn sign(&self, claims: &Value) -> String {
         self.sign_with_header(
             &json!({"alg": self.alg, "kid": self.kid, "typ": "at+jwt"}),
             claims,
@@ -86,14 +86,14 @@ impl TestKey {
 }
 
 #[derive(Clone)]
-pub struct JwksReply {
+pub(crate) struct JwksReply {
     pub status: StatusCode,
     pub body: String,
     pub cache_control: Option<&'static str>,
 }
 
 #[derive(Clone)]
-pub struct FakeJwks {
+pub(crate) struct FakeJwks {
     pub url: String,
     reply: Arc<Mutex<JwksReply>>,
     hits: Arc<AtomicUsize>,
@@ -103,7 +103,7 @@ pub struct FakeJwks {
 }
 
 impl FakeJwks {
-    pub async fn start(keys: &[&TestKey]) -> Self {
+    pub(crate) async fn start(keys: &[&TestKey]) -> Self {
         let reply = Arc::new(Mutex::new(JwksReply {
             status: StatusCode::OK,
             body: String::new(),
@@ -129,7 +129,7 @@ impl FakeJwks {
         server
     }
 
-    pub fn publish(&self, keys: &[&TestKey]) {
+    pub(crate) fn publish(&self, keys: &[&TestKey]) {
         let body =
             json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()}).to_string();
         self.set(JwksReply {
@@ -139,11 +139,11 @@ impl FakeJwks {
         });
     }
 
-    pub fn set(&self, reply: JwksReply) {
+    pub(crate) fn set(&self, reply: JwksReply) {
         *self.reply.lock().unwrap() = reply;
     }
 
-    pub fn fail_with(&self, status: StatusCode, body: &str) {
+    pub(crate) fn fail_with(&self, status: StatusCode, body: &str) {
         self.set(JwksReply {
             status,
             body: body.into(),
@@ -151,12 +151,12 @@ impl FakeJwks {
         });
     }
 
-    pub fn set_delay(&self, delay: Duration) {
+    pub(crate) fn set_delay(&self, delay: Duration) {
         self.delay_ms
             .store(delay.as_millis() as usize, Ordering::SeqCst);
     }
 
-    pub fn hits(&self) -> usize {
+    pub(crate) fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
 }

@@ -7,7 +7,10 @@ use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
 
 /// Sends `request` to `app`: status, body and `WWW-Authenticate`.
-pub async fn call(app: &Router, request: Request<Body>) -> (StatusCode, String, Option<String>) {
+pub(crate) async fn call(
+    app: &Router,
+    request: Request<Body>,
+) -> (StatusCode, String, Option<String>) {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let challenge = response
@@ -25,12 +28,12 @@ pub async fn call(app: &Router, request: Request<Body>) -> (StatusCode, String, 
 }
 
 /// `GET path`.
-pub fn get_req(path: &str) -> Request<Body> {
+pub(crate) fn get_req(path: &str) -> Request<Body> {
     Request::get(path).body(Body::empty()).unwrap()
 }
 
 /// `GET path` with `Authorization: Bearer <token>`.
-pub fn bearer(path: &str, token: &str) -> Request<Body> {
+pub(crate) fn bearer(path: &str, token: &str) -> Request<Body> {
     Request::get(path)
         .header("authorization", format!("Bearer {token}"))
         .body(Body::empty())
