@@ -57,8 +57,15 @@ impl UserinfoClient {
     /// The userinfo claims for the principal's token.
     pub async fn fetch(&self, principal: &Principal) -> Result<Claims, AuthError> {
         let key = TokenKey::of(principal.token());
-        let hit = self.cache.get(&key, self.clock.unix_seconds()).is_some();
-        self.http.telemetry().cache_lookup(CacheName::Userinfo, hit);
+        if let Some(claims) = self.cache.get(&key, self.clock.unix_seconds()) {
+            self.http
+                .telemetry()
+                .cache_lookup(CacheName::Userinfo, true);
+            return Ok(claims);
+        }
+        self.http
+            .telemetry()
+            .cache_lookup(CacheName::Userinfo, false);
         self.cache
             .get_or_fetch(key, &*self.clock, || self.fetch_entry(principal))
             .await

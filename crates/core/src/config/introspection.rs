@@ -90,34 +90,45 @@ impl Default for IntrospectionConfig {
     }
 }
 
+/// `client-assertion-audience = "endpoint"` only means something for `private_key_jwt`: for
+/// `section` (`introspection` or `client`).
+pub(super) fn check_assertion_audience(
+    section: &'static str,
+    audience: ClientAssertionAudience,
+    method: ClientAuthMethod,
+    problem: &mut impl FnMut(&'static str, String, String),
+) {
+    if audience == ClientAssertionAudience::Endpoint && method != ClientAuthMethod::PrivateKeyJwt {
+        let key = match section {
+            "client" => "client.client-assertion-audience",
+            _ => "introspection.client-assertion-audience",
+        };
+        let method = serde_json::to_value(method)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        problem(
+            key,
+            "endpoint".into(),
+            format!(
+                "the assertion audience applies to auth-method = \"private_key_jwt\" only, and {section}.auth-method is \"{method}\": remove client-assertion-audience, or switch to private_key_jwt"
+            ),
+        );
+    }
+}
+
 impl PortcullisConfig {
     pub(super) fn check_introspection(
         &self,
         problem: &mut impl FnMut(&'static str, String, String),
     ) {
         let i = &self.introspection;
-        for (key, audience, method) in [
-            (
-                "introspection.client-assertion-audience",
-                i.client_assertion_audience,
-                i.auth_method,
-            ),
-            (
-                "client.client-assertion-audience",
-                self.client.client_assertion_audience,
-                self.client.auth_method,
-            ),
-        ] {
-            if audience == ClientAssertionAudience::Endpoint
-                && method != ClientAuthMethod::PrivateKeyJwt
-            {
-                problem(
-                    key,
-                    "endpoint".into(),
-                    "a client assertion audience applies to auth-method = \"private_key_jwt\" only; this client authenticates otherwise".into(),
-                );
-            }
-        }
+        check_assertion_audience(
+            "introspection",
+            i.client_assertion_audience,
+            i.auth_method,
+            problem,
+        );
         if let Some(uri) = &i.endpoint
             && let Err(reason) = check_endpoint(uri, self.dangerous.allow_http_issuer)
         {

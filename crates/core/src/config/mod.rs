@@ -388,7 +388,13 @@ mod tests {
             ["introspection.client-assertion-audience"],
             "{problems:?}"
         );
-        assert!(problems[0].reason.contains("private_key_jwt"));
+        assert!(
+            problems[0].reason.contains("private_key_jwt")
+                && problems[0]
+                    .reason
+                    .contains("introspection.auth-method is \"client_secret_basic\""),
+            "{problems:?}"
+        );
         let bad =
             parse(serde_json::json!({"introspection": {"client-assertion-audience": "token"}}))
                 .unwrap_err()

@@ -73,6 +73,12 @@ impl PortcullisConfig {
     }
 
     pub(super) fn check_downstream(&self, problem: &mut impl FnMut(&'static str, String, String)) {
+        super::introspection::check_assertion_audience(
+            "client",
+            self.client.client_assertion_audience,
+            self.client.auth_method,
+            problem,
+        );
         if let Some(uri) = &self.client.token_endpoint
             && let Err(reason) = check_endpoint(uri, self.dangerous.allow_http_issuer)
         {
